@@ -1,0 +1,10 @@
+// Package encoding turns flat events into bytes for the sinks: json (the
+// reference processor's shape), ecs, and avro (schema-registry aware).
+package encoding
+
+import "github.com/sfconnector/sfconnector/sysflow"
+
+// Encoder appends the encoding of one flat event to dst.
+type Encoder interface {
+	AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error)
+}
