@@ -1,0 +1,487 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Processor kinds of the pipeline graph.
+const (
+	KindReader   = "reader"   // sysflowreader / flattener: decodes and flattens
+	KindPolicy   = "policy"   // policyengine
+	KindExporter = "exporter" // exporter: a sink
+)
+
+// Config is a loaded pipeline configuration.
+type Config struct {
+	File   string  // where it was loaded from ("" for built-in defaults)
+	Source *Plugin // the source driver (may be nil: the command line supplies it)
+	Root   *Node   // the reader/flattener, root of the plugin tree
+	// Settings holds the top-level settings of our YAML format (log level,
+	// metrics address, shutdown timeout...); pipeline.json has none.
+	Settings *Plugin
+
+	drivers []*Plugin // every entry of the "drivers" section
+}
+
+// Plugin is one configured component: its kind, its position in the file,
+// and its keys as strings.
+type Plugin struct {
+	Kind  string // reader, policy, exporter, or a driver name for sources
+	Name  string // the name as written (processor or driver)
+	Where string // "pipeline.json: pipeline[2] (exporter)" for error messages
+	keys  map[string]string
+}
+
+// Node is a plugin in the pipeline tree with the plugins fed by its output.
+type Node struct {
+	Plugin
+	Children []*Node
+}
+
+// Walk calls fn for n and every node below it, depth first.
+func (n *Node) Walk(fn func(*Node)) {
+	fn(n)
+	for _, c := range n.Children {
+		c.Walk(fn)
+	}
+}
+
+var processorKinds = map[string]string{
+	"sysflowreader": KindReader, "sysflowproc": KindReader, "flattener": KindReader, "reader": KindReader,
+	"policyengine": KindPolicy, "policy": KindPolicy, "policies": KindPolicy,
+	"exporter": KindExporter, "sink": KindExporter,
+}
+
+// structural keys of a pipeline entry: not plugin settings.
+var structuralKeys = map[string]bool{"processor": true, "handler": true, "in": true, "out": true}
+
+type rawFile struct {
+	Drivers  json.RawMessage            `json:"drivers"`
+	Pipeline []map[string]any           `json:"pipeline"`
+	Settings map[string]any             `json:"settings"`
+	Source   map[string]any             `json:"source"`
+	Rest     map[string]json.RawMessage `json:"-"`
+}
+
+// Load reads a configuration file: JSON (pipeline.json) or YAML, chosen by
+// extension (.json, .yaml, .yml) or, for others, by content. env looks up
+// environment overrides (os.LookupEnv in production; nil disables them).
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, env)
+}
+
+// Parse parses configuration data read from name.
+func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	top, err := decodeTop(name, data)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(name)
+	c := &Config{File: name}
+	for k := range top {
+		switch k {
+		case "pipeline", "drivers", "source", "settings", "_comment":
+		default:
+			if strings.HasPrefix(k, "_") {
+				continue // sf-processor's templates carry "_comment" style notes
+			}
+			return nil, fmt.Errorf("%s: unknown top-level key %q (known: pipeline, drivers, source, settings)", name, k)
+		}
+	}
+	if s, ok := top["settings"]; ok {
+		m, ok := s.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: settings: want an object", name)
+		}
+		p, err := newPlugin("settings", "settings", base+": settings", m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		c.Settings = p
+	}
+	if err := c.parseSource(base, top); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	pl, ok := top["pipeline"]
+	if !ok {
+		return nil, fmt.Errorf("%s: no \"pipeline\" list", name)
+	}
+	list, ok := pl.([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("%s: \"pipeline\" must be a non-empty list of plugins", name)
+	}
+	root, err := buildTree(base, list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.Root = root
+	if env != nil {
+		c.applyEnv(env)
+	}
+	return c, nil
+}
+
+func decodeTop(name string, data []byte) (map[string]any, error) {
+	ext := strings.ToLower(filepath.Ext(name))
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%s: empty configuration file", name)
+	}
+	var top map[string]any
+	if ext == ".json" || (ext != ".yaml" && ext != ".yml" && trimmed[0] == '{') {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&top); err != nil {
+			return nil, fmt.Errorf("%s: %s", name, describeJSONError(data, err))
+		}
+		return top, nil
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal(data, &node); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := node.Decode(&top); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%s: the configuration is not a mapping", name)
+	}
+	return top, nil
+}
+
+// describeJSONError turns a JSON syntax error's byte offset into line:column.
+func describeJSONError(data []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var off int64 = -1
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 {
+		return err.Error()
+	}
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
+	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+}
+
+func (c *Config) parseSource(base string, top map[string]any) error {
+	if s, ok := top["source"]; ok {
+		m, ok := s.(map[string]any)
+		if !ok {
+			return errors.New("source: want an object with a \"driver\" key")
+		}
+		p, err := driverPlugin(base+": source", m)
+		if err != nil {
+			return err
+		}
+		c.Source = p
+	}
+	d, ok := top["drivers"]
+	if !ok {
+		return nil
+	}
+	if c.Source != nil {
+		return errors.New("both \"source\" and \"drivers\" are set: use one")
+	}
+	var list []any
+	switch v := d.(type) {
+	case []any:
+		list = v
+	case map[string]any:
+		// {"socket": {...}} or a single driver object
+		if _, ok := v["driver"]; ok {
+			list = []any{v}
+		} else {
+			names := sortedKeys(v)
+			for _, n := range names {
+				m, _ := v[n].(map[string]any)
+				if m == nil {
+					m = map[string]any{}
+				}
+				m["driver"] = n
+				list = append(list, m)
+			}
+		}
+	default:
+		return errors.New("drivers: want a list of driver objects")
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	// sf-processor lists the drivers it can run and picks one with -driver;
+	// we keep the first as the default and all of them for that choice.
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return fmt.Errorf("drivers[%d]: want an object with a \"driver\" key", i)
+		}
+		p, err := driverPlugin(fmt.Sprintf("%s: drivers[%d]", base, i), m)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			c.Source = p
+		}
+		c.drivers = append(c.drivers, p)
+	}
+	return nil
+}
+
+func driverPlugin(where string, m map[string]any) (*Plugin, error) {
+	name, _ := m["driver"].(string)
+	if name == "" {
+		name, _ = m["type"].(string)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%s: missing \"driver\" (file, socket, kafka or nats)", where)
+	}
+	rest := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != "driver" && k != "type" {
+			rest[k] = v
+		}
+	}
+	return newPlugin(strings.ToLower(name), name, where+" ("+name+")", rest)
+}
+
+// Driver returns the configured driver with the given name, or nil.
+func (c *Config) Driver(name string) *Plugin {
+	for _, d := range c.drivers {
+		if d.Kind == strings.ToLower(name) {
+			return d
+		}
+	}
+	if c.Source != nil && c.Source.Kind == strings.ToLower(name) {
+		return c.Source
+	}
+	return nil
+}
+
+func newPlugin(kind, name, where string, m map[string]any) (*Plugin, error) {
+	p := &Plugin{Kind: kind, Name: name, Where: where, keys: make(map[string]string, len(m))}
+	for k, v := range m {
+		if strings.HasPrefix(k, "_") {
+			continue
+		}
+		s, err := scalarString(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %q: %w", where, k, err)
+		}
+		p.keys[strings.ToLower(k)] = s
+	}
+	return p, nil
+}
+
+// scalarString renders a JSON/YAML value as the string sf-processor would see:
+// strings as is, numbers and booleans in their text form, lists of scalars
+// joined with commas.
+func scalarString(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case json.Number:
+		return t.String(), nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	case int:
+		return strconv.Itoa(t), nil
+	case int64:
+		return strconv.FormatInt(t, 10), nil
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), nil
+	case nil:
+		return "", nil
+	case []any:
+		parts := make([]string, 0, len(t))
+		for _, e := range t {
+			s, err := scalarString(e)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", fmt.Errorf("want a string, number, boolean or list, got %T", v)
+}
+
+type entry struct {
+	node *Node
+	in   string
+	outs []string
+}
+
+// channel names are "type name" (e.g. "flat flattenerchan"); we key by the
+// whole trimmed string, which is what connects plugins.
+func channelNames(v any, where, key string) ([]string, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if s := strings.Join(strings.Fields(t), " "); s != "" {
+			return []string{s}, nil
+		}
+		return nil, nil
+	case []any:
+		var out []string
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: %q must list channel names as strings", where, key)
+			}
+			if s = strings.Join(strings.Fields(s), " "); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: %q must be a channel name or a list of them", where, key)
+}
+
+func buildTree(base string, list []any) (*Node, error) {
+	entries := make([]*entry, 0, len(list))
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("pipeline[%d]: want an object", i)
+		}
+		proc, _ := m["processor"].(string)
+		handler, _ := m["handler"].(string)
+		kind, ok := processorKinds[strings.ToLower(proc)]
+		if !ok {
+			return nil, fmt.Errorf("pipeline[%d]: unknown processor %q (known: sysflowreader, policyengine, exporter)", i, proc)
+		}
+		if kind == KindReader && handler != "" && !strings.EqualFold(handler, "flattener") {
+			return nil, fmt.Errorf("pipeline[%d]: unknown handler %q for %s (known: flattener)", i, handler, proc)
+		}
+		where := fmt.Sprintf("%s: pipeline[%d] (%s)", base, i, proc)
+		keys := make(map[string]any, len(m))
+		for k, v := range m {
+			if !structuralKeys[strings.ToLower(k)] {
+				keys[k] = v
+			}
+		}
+		p, err := newPlugin(kind, proc, where, keys)
+		if err != nil {
+			return nil, err
+		}
+		ins, err := channelNames(m["in"], where, "in")
+		if err != nil {
+			return nil, err
+		}
+		if len(ins) > 1 {
+			return nil, fmt.Errorf("%s: \"in\" names one channel", where)
+		}
+		outs, err := channelNames(m["out"], where, "out")
+		if err != nil {
+			return nil, err
+		}
+		e := &entry{node: &Node{Plugin: *p}, outs: outs}
+		if len(ins) == 1 {
+			e.in = ins[0]
+		}
+		entries = append(entries, e)
+	}
+	var root *Node
+	for _, e := range entries {
+		if e.node.Kind == KindReader {
+			if root != nil {
+				return nil, fmt.Errorf("%s: a second reader/flattener; a pipeline has one", e.node.Where)
+			}
+			root = e.node
+		}
+	}
+	if root == nil {
+		return nil, errors.New("the pipeline has no sysflowreader/flattener plugin")
+	}
+	// connect every consumer to the producer of its input channel
+	producers := map[string]*entry{}
+	for _, e := range entries {
+		for _, o := range e.outs {
+			if prev, dup := producers[o]; dup {
+				return nil, fmt.Errorf("%s: channel %q is already the output of %s", e.node.Where, o, prev.node.Where)
+			}
+			producers[o] = e
+		}
+	}
+	attached := map[*entry]bool{}
+	for _, e := range entries {
+		if e.node.Kind == KindReader {
+			continue
+		}
+		if e.in == "" {
+			return nil, fmt.Errorf("%s: missing \"in\" channel", e.node.Where)
+		}
+		p, ok := producers[e.in]
+		if !ok {
+			return nil, fmt.Errorf("%s: no plugin writes to its input channel %q", e.node.Where, e.in)
+		}
+		if p.node.Kind == KindExporter {
+			return nil, fmt.Errorf("%s: reads from exporter %s, which has no output", e.node.Where, p.node.Where)
+		}
+		p.node.Children = append(p.node.Children, e.node)
+		attached[e] = true
+	}
+	// a cycle would leave nodes unreachable from the root
+	reach := 0
+	root.Walk(func(*Node) { reach++ })
+	if reach != len(entries) {
+		return nil, errors.New("the pipeline's channels form a cycle or a part not fed by the reader")
+	}
+	return root, nil
+}
+
+// applyEnv applies the <PLUGIN>_<KEY> overrides (EXPORTER_FILE_PATH sets
+// file.path of the exporter) to every key a plugin has or may have.
+func (c *Config) applyEnv(env func(string) (string, bool)) {
+	c.Root.Walk(func(n *Node) {
+		prefix := strings.ToUpper(n.Name)
+		for _, key := range knownKeys(n.Kind, n.keys) {
+			name := prefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+			if v, ok := env(name); ok {
+				n.keys[key] = v
+			}
+		}
+	})
+}
+
+func knownKeys(kind string, have map[string]string) []string {
+	set := map[string]bool{}
+	for k := range have {
+		set[k] = true
+	}
+	for _, k := range KnownKeys(kind) {
+		set[k] = true
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

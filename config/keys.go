@@ -1,0 +1,382 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KeySpec documents one configuration key: the kind of plugin it belongs to,
+// its default, and the older names that mean the same.
+type KeySpec struct {
+	Kind    string
+	Key     string
+	Default string
+	Aliases []string
+	Doc     string
+}
+
+// Specs lists every key a plugin accepts. docs/configuration.md is checked
+// against it by a test, and env overrides are looked up for each.
+var Specs = []KeySpec{
+	// source drivers
+	{Kind: "file", Key: "path", Doc: "trace file, directory (files in name order) or glob"},
+	{Kind: "file", Key: "follow", Default: "false", Doc: "watch the directory for new trace files the collector rotates in; each finished file is read once"},
+	{Kind: "file", Key: "follow.settle", Default: "2s", Doc: "a followed file counts as finished when a newer file exists or it was not modified for this long"},
+	{Kind: "file", Key: "batch.size", Default: "4096", Doc: "records per pipeline message (files are read a block at a time)"},
+	{Kind: "socket", Key: "path", Default: "/sock/sysflow.sock", Doc: "unix SOCK_SEQPACKET socket the collector connects to"},
+	{Kind: "socket", Key: "mode", Default: "0600", Doc: "permissions of the socket file (octal)"},
+	{Kind: "socket", Key: "batch.size", Default: "1024", Doc: "records per pipeline message"},
+	{Kind: "socket", Key: "batch.timeout", Default: "100ms", Doc: "a partial batch is sent after this long"},
+	{Kind: "socket", Key: "max.message", Default: "16777216", Doc: "largest socket message accepted, in bytes"},
+	{Kind: "socket", Key: "buffer", Default: "64", Doc: "batches queued ahead of the pipeline; when full the socket is not read (the collector is slowed), nothing is dropped"},
+
+	// reader / flattener
+	{Kind: KindReader, Key: "tables.max", Default: "200000", Doc: "entries per entity table (processes, files, containers, pods); the oldest are evicted beyond it"},
+	{Kind: KindReader, Key: "tables.grace", Default: "30s", Doc: "how long (in event time) an exited process stays in the table"},
+	{Kind: KindReader, Key: "filter.enabled", Default: "off", Doc: "accepted for sf-processor compatibility; has no effect"},
+	{Kind: KindReader, Key: "filter.maxage", Default: "24h", Doc: "accepted for sf-processor compatibility; has no effect"},
+
+	// policy engine
+	{Kind: KindPolicy, Key: "policies", Doc: "policy file or directory (recursive .yaml/.yml); empty: enrich/filter pass records through, alert mode uses the bundled default policies"},
+	{Kind: KindPolicy, Key: "mode", Default: "enrich", Doc: "alert (only records matching a rule), enrich (every record, matches attached) or filter (drop rules applied, rules not evaluated)"},
+	{Kind: KindPolicy, Key: "concurrency", Default: "0", Doc: "policy evaluation workers; 0 means one per CPU"},
+	{Kind: KindPolicy, Key: "strict", Default: "false", Doc: "treat policy warnings (unknown fields, duplicate rules) as errors"},
+	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
+	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
+	{Kind: KindPolicy, Key: "action_dir", Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
+	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
+
+	// exporter
+	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats or null"},
+	{Kind: KindExporter, Key: "type", Default: "telemetry", Doc: "telemetry: one record per line; alert: buffered records grouped by node and container"},
+	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro (kafka, nats)"},
+	{Kind: KindExporter, Key: "flat", Default: "false", Doc: "true: one flat object keyed by policy field names"},
+	{Kind: KindExporter, Key: "buffer", Default: "0", Doc: "records aggregated before export (flushed after an idle second too)"},
+	{Kind: KindExporter, Key: "file.path", Default: "./export.out", Aliases: []string{"path"}, Doc: "output file; appended to, never truncated"},
+	{Kind: KindExporter, Key: "file.rotate.size", Default: "0", Doc: "rotate the output file when it exceeds this many bytes (0: never)"},
+	{Kind: KindExporter, Key: "file.rotate.keep", Default: "5", Doc: "rotated files kept"},
+	{Kind: KindExporter, Key: "syslog.proto", Default: "tcp", Aliases: []string{"proto"}, Doc: "tcp, udp, tcp+tls (tls)"},
+	{Kind: KindExporter, Key: "syslog.tag", Default: "sysflow", Aliases: []string{"tag"}, Doc: "syslog app name"},
+	{Kind: KindExporter, Key: "syslog.source", Aliases: []string{"source"}, Doc: "syslog hostname; default the host's name"},
+	{Kind: KindExporter, Key: "syslog.host", Default: "localhost", Aliases: []string{"host"}, Doc: "syslog receiver host"},
+	{Kind: KindExporter, Key: "syslog.port", Default: "514", Aliases: []string{"port"}, Doc: "syslog receiver port"},
+	{Kind: KindExporter, Key: "syslog.format", Default: "rfc5424", Doc: "rfc5424 or rfc3164"},
+	{Kind: KindExporter, Key: "syslog.tls.ca", Doc: "CA bundle to verify the receiver (default: system roots)"},
+	{Kind: KindExporter, Key: "syslog.tls.cert", Doc: "client certificate (PEM)"},
+	{Kind: KindExporter, Key: "syslog.tls.key", Doc: "client key (PEM)"},
+	{Kind: KindExporter, Key: "syslog.tls.servername", Doc: "name to verify in the receiver's certificate (default: syslog.host)"},
+	{Kind: KindExporter, Key: "syslog.tls.insecure", Default: "false", Doc: "skip certificate verification (never in production)"},
+	{Kind: KindExporter, Key: "syslog.buffer", Default: "10000", Doc: "messages kept while the receiver is unreachable"},
+	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "read credentials from files under vault.path"},
+	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "directory of credential files"},
+
+	// bus exporters and sources (kafka, nats); kafka.* and nats.* keys are
+	// shared by the exporter and the source driver of the same name.
+	{Kind: KindExporter, Key: "kafka.brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
+	{Kind: KindExporter, Key: "kafka.topic", Default: "sysflow", Doc: "topic; may use {node}, {container}, {type}, {priority}"},
+	{Kind: KindExporter, Key: "kafka.acks", Default: "all", Doc: "all, one or none (none loses messages on close)"},
+	{Kind: KindExporter, Key: "kafka.compression", Default: "none", Doc: "none, gzip, snappy, lz4, zstd"},
+	{Kind: KindExporter, Key: "kafka.key", Default: "{node}/{container}", Doc: "message key template"},
+	{Kind: KindExporter, Key: "kafka.batch.size", Default: "1000", Doc: "messages per produce request"},
+	{Kind: KindExporter, Key: "kafka.batch.bytes", Default: "1048576", Doc: "bytes per produce request"},
+	{Kind: KindExporter, Key: "kafka.batch.timeout", Default: "50ms", Doc: "longest wait to fill a batch"},
+	{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
+	{Kind: KindExporter, Key: "kafka.registry.url", Doc: "schema registry URL (format avro)"},
+	{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "avro payload: flat (flat event), alert, raw (SysFlow records)"},
+	{Kind: KindExporter, Key: "kafka.tls", Default: "false", Doc: "use TLS (verified)"},
+	{Kind: KindExporter, Key: "kafka.tls.ca", Doc: "CA bundle"},
+	{Kind: KindExporter, Key: "kafka.tls.cert", Doc: "client certificate"},
+	{Kind: KindExporter, Key: "kafka.tls.key", Doc: "client key"},
+	{Kind: KindExporter, Key: "kafka.tls.insecure", Default: "false", Doc: "skip certificate verification"},
+	{Kind: KindExporter, Key: "kafka.sasl.mechanism", Doc: "plain, scram-sha-256, scram-sha-512"},
+	{Kind: KindExporter, Key: "kafka.sasl.username", Doc: "SASL user"},
+	{Kind: KindExporter, Key: "kafka.sasl.password_file", Doc: "file holding the SASL password (or env SFCONNECTOR_KAFKA_PASSWORD)"},
+	{Kind: KindExporter, Key: "nats.url", Default: "nats://127.0.0.1:4222", Doc: "server URL(s), comma-separated"},
+	{Kind: KindExporter, Key: "nats.subject", Default: "sysflow.{type}.{node}", Doc: "subject template: {node}, {container}, {type}, {priority}"},
+	{Kind: KindExporter, Key: "nats.jetstream", Default: "true", Doc: "publish with JetStream acks (false: core NATS, no delivery guarantee)"},
+	{Kind: KindExporter, Key: "nats.stream", Doc: "JetStream stream to create for the subjects when missing"},
+	{Kind: KindExporter, Key: "nats.creds", Doc: "credentials file"},
+	{Kind: KindExporter, Key: "nats.nkey", Doc: "NKey seed file"},
+	{Kind: KindExporter, Key: "nats.token_file", Doc: "file holding an auth token"},
+	{Kind: KindExporter, Key: "nats.tls.ca", Doc: "CA bundle"},
+	{Kind: KindExporter, Key: "nats.tls.insecure", Default: "false", Doc: "skip certificate verification"},
+	{Kind: "kafka", Key: "brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
+	{Kind: "kafka", Key: "topic", Default: "sysflow", Doc: "topic to consume"},
+	{Kind: "kafka", Key: "group", Default: "sfconnector", Doc: "consumer group id"},
+	{Kind: "kafka", Key: "start", Default: "earliest", Doc: "earliest or latest, for a group with no committed offset"},
+	{Kind: "kafka", Key: "registry.url", Doc: "schema registry URL (avro payloads)"},
+	{Kind: "kafka", Key: "format", Default: "avro", Doc: "avro or json"},
+	{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
+	{Kind: "kafka", Key: "tls", Default: "false", Doc: "use TLS (verified)"},
+	{Kind: "kafka", Key: "tls.ca", Doc: "CA bundle"},
+	{Kind: "kafka", Key: "sasl.mechanism", Doc: "plain, scram-sha-256, scram-sha-512"},
+	{Kind: "kafka", Key: "sasl.username", Doc: "SASL user"},
+	{Kind: "kafka", Key: "sasl.password_file", Doc: "file holding the SASL password"},
+	{Kind: "nats", Key: "url", Default: "nats://127.0.0.1:4222", Doc: "server URL(s)"},
+	{Kind: "nats", Key: "subject", Default: "sysflow.>", Doc: "subject filter"},
+	{Kind: "nats", Key: "stream", Doc: "JetStream stream"},
+	{Kind: "nats", Key: "durable", Default: "sfconnector", Doc: "durable consumer name"},
+	{Kind: "nats", Key: "format", Default: "json", Doc: "avro or json"},
+	{Kind: "nats", Key: "creds", Doc: "credentials file"},
+
+	// dead letters
+	{Kind: "settings", Key: "deadletter.path", Doc: "file receiving records a sink rejected after all retries, with the reason"},
+	{Kind: "settings", Key: "retry.max", Default: "5", Doc: "retries of a failed sink write before the dead-letter sink"},
+	{Kind: "settings", Key: "retry.initial", Default: "100ms", Doc: "first retry delay (doubles each time)"},
+
+	// top-level settings of our YAML
+	{Kind: "settings", Key: "log.level", Default: "info", Doc: "debug, info, warn, error"},
+	{Kind: "settings", Key: "log.format", Default: "text", Doc: "text or json"},
+	{Kind: "settings", Key: "metrics.addr", Doc: "address for /metrics, /healthz and /readyz (e.g. :9090); empty: off"},
+	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written"},
+}
+
+// KnownKeys lists the keys (canonical names and aliases) of a plugin kind.
+func KnownKeys(kind string) []string {
+	var out []string
+	for _, s := range allSpecs() {
+		if s.Kind == kind {
+			out = append(out, s.Key)
+			out = append(out, s.Aliases...)
+		}
+	}
+	return out
+}
+
+func allSpecs() []KeySpec { return Specs }
+
+// Spec returns the spec of a key of a plugin kind, by name or alias.
+func Spec(kind, key string) (KeySpec, bool) {
+	for _, s := range allSpecs() {
+		if s.Kind != kind {
+			continue
+		}
+		if s.Key == key {
+			return s, true
+		}
+		for _, a := range s.Aliases {
+			if a == key {
+				return s, true
+			}
+		}
+	}
+	return KeySpec{}, false
+}
+
+// Keys reads a plugin's keys with types and defaults, collecting errors.
+// Every key read is marked used; Err reports the unused ones as unknown.
+type Keys struct {
+	p    *Plugin
+	used map[string]bool
+	errs []error
+}
+
+// Keys starts reading p's keys.
+func (p *Plugin) Keys() *Keys { return &Keys{p: p, used: map[string]bool{}} }
+
+// Has reports whether key (or one of its aliases) was set.
+func (p *Plugin) Has(key string) bool {
+	_, ok := p.lookup(key)
+	return ok
+}
+
+// Set sets a key (command-line overrides).
+func (p *Plugin) Set(key, value string) {
+	if p.keys == nil {
+		p.keys = map[string]string{}
+	}
+	p.keys[strings.ToLower(key)] = value
+}
+
+// Raw returns every key and value as written (for diagnostics; values of
+// keys whose name mentions a secret are masked).
+func (p *Plugin) Raw() map[string]string {
+	out := make(map[string]string, len(p.keys))
+	for k, v := range p.keys {
+		if isSecretKey(k) {
+			v = "***"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func isSecretKey(k string) bool {
+	for _, w := range []string{"password", "secret", "token", "apikey", "nkey"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewPlugin builds a plugin from keys (for the command line and tests).
+func NewPlugin(kind, where string, keys map[string]string) *Plugin {
+	p := &Plugin{Kind: kind, Name: kind, Where: where, keys: map[string]string{}}
+	for k, v := range keys {
+		p.keys[strings.ToLower(k)] = v
+	}
+	return p
+}
+
+func (p *Plugin) lookup(key string) (string, bool) {
+	if v, ok := p.keys[key]; ok {
+		return v, true
+	}
+	if s, ok := Spec(p.Kind, key); ok {
+		for _, a := range append([]string{s.Key}, s.Aliases...) {
+			if v, ok := p.keys[a]; ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (k *Keys) get(key, def string) (string, bool) {
+	k.used[key] = true
+	if s, ok := Spec(k.p.Kind, key); ok {
+		k.used[s.Key] = true
+		for _, a := range s.Aliases {
+			k.used[a] = true
+		}
+	}
+	v, ok := k.p.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def, false
+	}
+	return strings.TrimSpace(v), true
+}
+
+func (k *Keys) fail(key, v, want string) {
+	k.errs = append(k.errs, fmt.Errorf("%s: key %q: invalid value %q: %s", k.p.Where, key, v, want))
+}
+
+// String returns the key's value or def.
+func (k *Keys) String(key, def string) string {
+	v, _ := k.get(key, def)
+	return v
+}
+
+// Enum returns the key's value (lower-cased), which must be one of allowed.
+func (k *Keys) Enum(key, def string, allowed ...string) string {
+	v, set := k.get(key, def)
+	v = strings.ToLower(v)
+	if !set {
+		return v
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	k.fail(key, v, "want one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+// Int returns the key's value as an integer.
+func (k *Keys) Int(key string, def int) int {
+	v, set := k.get(key, "")
+	if !set {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		k.fail(key, v, "want an integer")
+		return def
+	}
+	return n
+}
+
+// Bool accepts true/false, on/off, yes/no, 1/0.
+func (k *Keys) Bool(key string, def bool) bool {
+	v, set := k.get(key, "")
+	if !set {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "1":
+		return true
+	case "false", "off", "no", "0":
+		return false
+	}
+	k.fail(key, v, "want true or false")
+	return def
+}
+
+// Duration accepts Go durations ("500ms", "2s") and plain numbers of seconds.
+func (k *Keys) Duration(key string, def time.Duration) time.Duration {
+	v, set := k.get(key, "")
+	if !set {
+		return def
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(n * float64(time.Second))
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		k.fail(key, v, "want a duration such as 500ms or 2s")
+		return def
+	}
+	return d
+}
+
+// Fail records an error about a key found by the caller.
+func (k *Keys) Fail(key, value, want string) { k.fail(key, value, want) }
+
+// Err returns every invalid value and every key that was set but never read.
+func (k *Keys) Err() error {
+	errs := append([]error(nil), k.errs...)
+	var unknown []string
+	for key := range k.p.keys {
+		if !k.used[key] {
+			unknown = append(unknown, key)
+		}
+	}
+	sort.Strings(unknown)
+	for _, key := range unknown {
+		errs = append(errs, fmt.Errorf("%s: unknown key %q%s", k.p.Where, key, suggestKey(k.p.Kind, key, k.used)))
+	}
+	return errors.Join(errs...)
+}
+
+func suggestKey(kind, key string, used map[string]bool) string {
+	best, bestD := "", 4
+	cands := KnownKeys(kind)
+	for u := range used {
+		cands = append(cands, u)
+	}
+	for _, c := range cands {
+		if d := editDistance(key, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,163 @@
+// Package file is the sink that appends newline-delimited encoded events to a
+// file. It never truncates or deletes an existing file: it appends, and with
+// rotation it renames the full file aside (path.1, path.2, ...) keeping a
+// bounded number of them. A Publish returns once its events are written to
+// the operating system (not necessarily to disk: Sync does that on Close).
+package file
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/sfconnector/sfconnector/encoding"
+	"github.com/sfconnector/sfconnector/sinks/internal/lines"
+)
+
+// Config of the file sink.
+type Config struct {
+	Path       string
+	RotateSize int64 // rotate when the file would exceed this many bytes; 0 never
+	RotateKeep int   // rotated files kept; default 5
+	Mode       os.FileMode
+}
+
+func (c *Config) setDefaults() {
+	if c.RotateKeep <= 0 {
+		c.RotateKeep = 5
+	}
+	if c.Mode == 0 {
+		c.Mode = 0o640
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("file sink: key file.path: no output path")
+	}
+	if c.RotateSize < 0 {
+		return errors.New("file sink: key file.rotate.size: must not be negative")
+	}
+	return nil
+}
+
+// Sink appends events to a file.
+type Sink struct {
+	cfg Config
+	enc encoding.Encoder
+
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	size int64
+	buf  []byte
+	n    int64
+}
+
+// New opens (creating if needed) the file for appending.
+func New(cfg Config, enc encoding.Encoder) (*Sink, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, enc: enc}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sink) open() error {
+	f, err := os.OpenFile(s.cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, s.cfg.Mode)
+	if err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("file sink: %w", err)
+	}
+	s.f, s.size = f, st.Size()
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		s.w.Reset(f)
+	}
+	return nil
+}
+
+// Publish appends the events of msgs and flushes them to the file.
+func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("file sink: closed")
+	}
+	var err error
+	var n int
+	s.buf, n, err = lines.Append(s.buf[:0], s.enc, msgs)
+	if err != nil {
+		return err
+	}
+	if s.cfg.RotateSize > 0 && s.size > 0 && s.size+int64(len(s.buf)) > s.cfg.RotateSize {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
+	}
+	s.size += int64(len(s.buf))
+	s.n += int64(n)
+	return nil
+}
+
+// rotate renames path.(k-1) to path.k down to path -> path.1, dropping the
+// oldest beyond RotateKeep, and opens a new file.
+func (s *Sink) rotate() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("file sink: %w", err)
+	}
+	s.f = nil
+	os.Remove(fmt.Sprintf("%s.%d", s.cfg.Path, s.cfg.RotateKeep))
+	for i := s.cfg.RotateKeep - 1; i >= 1; i-- {
+		os.Rename(fmt.Sprintf("%s.%d", s.cfg.Path, i), fmt.Sprintf("%s.%d", s.cfg.Path, i+1))
+	}
+	if err := os.Rename(s.cfg.Path, s.cfg.Path+".1"); err != nil {
+		return fmt.Errorf("file sink: rotating %s: %w", s.cfg.Path, err)
+	}
+	return s.open()
+}
+
+// Events is the number of events written.
+func (s *Sink) Events() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// Close flushes, syncs and closes the file.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := errors.Join(s.w.Flush(), s.f.Sync(), s.f.Close())
+	s.f = nil
+	if err != nil {
+		return fmt.Errorf("file sink: closing %s: %w", s.cfg.Path, err)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+// Package terminal is the sink that prints events to standard output (or any
+// writer): JSON lines, or the one-line text format of encoding/text.
+package terminal
+
+import (
+	"io"
+	"os"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/sfconnector/sfconnector/encoding"
+	"github.com/sfconnector/sfconnector/sinks/internal/lines"
+)
+
+// Sink writes encoded events, one per line.
+type Sink struct {
+	mu  sync.Mutex
+	w   io.Writer
+	enc encoding.Encoder
+	buf []byte
+}
+
+// New returns a terminal sink writing to w (os.Stdout when nil).
+func New(w io.Writer, enc encoding.Encoder) *Sink {
+	if w == nil {
+		w = os.Stdout
+	}
+	return &Sink{w: w, enc: enc}
+}
+
+// Publish writes the events of msgs with one write call per batch.
+func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	s.buf, _, err = lines.Append(s.buf[:0], s.enc, msgs)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.Write(s.buf)
+	return err
+}
+
+// Close does nothing: standard output stays open.
+func (s *Sink) Close() error { return nil }
