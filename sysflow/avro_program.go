@@ -1,0 +1,637 @@
+package sysflow
+
+import (
+	"fmt"
+	"slices"
+)
+
+// A decoding program is built once per writer schema. For every branch of
+// the writer's SysFlow union it holds, in writer field order, one step per
+// field: a small function that reads the field's Avro value straight into
+// the typed struct, or skips it when the struct has no such field. Fields the
+// writer lacks are never touched and keep the reader default the branch's
+// allocator put there. No maps and no reflection run per record.
+
+// step decodes one writer field into *T.
+type step[T any] func(d *dec, t *T)
+
+// fieldSpec is a reader field: its Avro name and how to build the step for a
+// given writer type (an error when the writer type cannot be read into it).
+type fieldSpec[T any] struct {
+	name  string
+	build func(w *schemaNode) (step[T], error)
+}
+
+// program decodes datums of one writer schema.
+type program struct {
+	branches []branchDec // by writer union index
+}
+
+type branchDec struct {
+	name   string
+	node   *schemaNode
+	decode func(d *dec, r *Record) // nil: a branch we do not know, skipped
+}
+
+// compileProgram builds the decoding program of a SysFlow writer schema:
+// either the sysflow.SysFlow record wrapping the union (what the collector
+// writes) or the bare union.
+func compileProgram(schemaText string) (*program, error) {
+	root, err := parseSchema(schemaText)
+	if err != nil {
+		return nil, err
+	}
+	union := root
+	if root.typ == tRecord && len(root.fields) == 1 {
+		union = root.fields[0].typ
+	}
+	if union.typ != tUnion {
+		return nil, fmt.Errorf("writer schema is not a SysFlow schema: want a union of records, got %s", root.describe())
+	}
+	p := &program{}
+	known := 0
+	for _, b := range union.branches {
+		bd := branchDec{name: b.describe(), node: b}
+		if b.typ == tRecord {
+			bd.name = b.shortName()
+			bd.decode, err = compileBranch(b)
+			if err != nil {
+				return nil, fmt.Errorf("writer schema: %s: %w", b.shortName(), err)
+			}
+			if bd.decode != nil {
+				known++
+			}
+		}
+		p.branches = append(p.branches, bd)
+	}
+	if known == 0 {
+		return nil, fmt.Errorf("writer schema is not a SysFlow schema: no known SysFlow record in its union")
+	}
+	return p, nil
+}
+
+// decodeOne decodes one datum of the union. ok is false when the datum was a
+// branch we skip.
+func (p *program) decodeOne(d *dec, r *Record) (ok bool) {
+	i := d.long()
+	if d.err != nil {
+		return false
+	}
+	if i < 0 || i >= int64(len(p.branches)) {
+		d.fail(fmt.Errorf("union index %d out of range (schema has %d record types)", i, len(p.branches)))
+		return false
+	}
+	b := &p.branches[i]
+	if b.decode == nil {
+		d.skip(b.node, 0)
+		return false
+	}
+	b.decode(d, r)
+	return d.err == nil
+}
+
+func compileBranch(w *schemaNode) (func(*dec, *Record), error) {
+	switch w.shortName() {
+	case "SFHeader":
+		return makeBranch(w, headerSpecs, func(d *dec) *Header {
+			h := d.slabs.header.next()
+			h.Version, h.IP = 5, "NA"
+			return h
+		}, func(r *Record, t *Header) { *r = Record{Kind: KindHeader, Header: t} })
+	case "Container":
+		return makeBranch(w, containerSpecs, func(d *dec) *Container { return d.slabs.container.next() },
+			func(r *Record, t *Container) { *r = Record{Kind: KindContainer, Container: t} })
+	case "Process":
+		return makeBranch(w, processSpecs, func(d *dec) *Process { return d.slabs.process.next() },
+			func(r *Record, t *Process) { *r = Record{Kind: KindProcess, Process: t} })
+	case "File":
+		return makeBranch(w, fileSpecs, func(d *dec) *File { return d.slabs.file.next() },
+			func(r *Record, t *File) { *r = Record{Kind: KindFile, File: t} })
+	case "ProcessEvent":
+		return makeBranch(w, processEventSpecs, func(d *dec) *ProcessEvent { return d.slabs.processEvent.next() },
+			func(r *Record, t *ProcessEvent) { *r = Record{Kind: KindProcessEvent, ProcessEvent: t} })
+	case "NetworkFlow":
+		return makeBranch(w, networkFlowSpecs, func(d *dec) *NetworkFlow { return d.slabs.networkFlow.next() },
+			func(r *Record, t *NetworkFlow) { *r = Record{Kind: KindNetworkFlow, NetworkFlow: t} })
+	case "FileFlow":
+		return makeBranch(w, fileFlowSpecs, func(d *dec) *FileFlow { return d.slabs.fileFlow.next() },
+			func(r *Record, t *FileFlow) { *r = Record{Kind: KindFileFlow, FileFlow: t} })
+	case "FileEvent":
+		return makeBranch(w, fileEventSpecs, func(d *dec) *FileEvent { return d.slabs.fileEvent.next() },
+			func(r *Record, t *FileEvent) { *r = Record{Kind: KindFileEvent, FileEvent: t} })
+	case "NetworkEvent":
+		return makeBranch(w, networkEventSpecs, func(d *dec) *NetworkEvent { return d.slabs.networkEvent.next() },
+			func(r *Record, t *NetworkEvent) { *r = Record{Kind: KindNetworkEvent, NetworkEvent: t} })
+	case "ProcessFlow":
+		return makeBranch(w, processFlowSpecs, func(d *dec) *ProcessFlow { return d.slabs.processFlow.next() },
+			func(r *Record, t *ProcessFlow) { *r = Record{Kind: KindProcessFlow, ProcessFlow: t} })
+	case "Pod":
+		return makeBranch(w, podSpecs, func(d *dec) *Pod { return d.slabs.pod.next() },
+			func(r *Record, t *Pod) { *r = Record{Kind: KindPod, Pod: t} })
+	case "K8sEvent":
+		return makeBranch(w, k8sEventSpecs, func(d *dec) *K8sEvent { return d.slabs.k8sEvent.next() },
+			func(r *Record, t *K8sEvent) { *r = Record{Kind: KindK8sEvent, K8sEvent: t} })
+	}
+	return nil, nil
+}
+
+func makeBranch[T any](w *schemaNode, specs []fieldSpec[T], alloc func(*dec) *T, set func(*Record, *T)) (func(*dec, *Record), error) {
+	steps, err := compileRecord(w, specs)
+	if err != nil {
+		return nil, err
+	}
+	return func(d *dec, r *Record) {
+		t := alloc(d)
+		for _, s := range steps {
+			s(d, t)
+		}
+		set(r, t)
+	}, nil
+}
+
+func compileRecord[T any](w *schemaNode, specs []fieldSpec[T]) ([]step[T], error) {
+	if w.typ != tRecord {
+		return nil, fmt.Errorf("writer type is %s, want a record", w.describe())
+	}
+	steps := make([]step[T], 0, len(w.fields))
+	for _, f := range w.fields {
+		i := slices.IndexFunc(specs, func(s fieldSpec[T]) bool { return s.name == f.name })
+		if i < 0 {
+			wt := f.typ
+			steps = append(steps, func(d *dec, _ *T) { d.skip(wt, 1) })
+			continue
+		}
+		s, err := specs[i].build(f.typ)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.name, err)
+		}
+		steps = append(steps, s)
+	}
+	return steps, nil
+}
+
+func runSteps[T any](d *dec, steps []step[T], t *T) {
+	for _, s := range steps {
+		s(d, t)
+	}
+}
+
+func wantType(w *schemaNode, want string, ok ...avroType) error {
+	if slices.Contains(ok, w.typ) {
+		return nil
+	}
+	return fmt.Errorf("writer type is %s, want %s", w.describe(), want)
+}
+
+// Field spec constructors, one per reader field type.
+
+func longF[T any](name string, get func(*T) *int64) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		// Avro promotes int to long; both share the varint encoding.
+		if err := wantType(w, "long", tLong, tInt); err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) { *get(t) = d.long() }, nil
+	}}
+}
+
+func intF[T any](name string, get func(*T) *int32) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if err := wantType(w, "int", tInt); err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) { *get(t) = d.int() }, nil
+	}}
+}
+
+func boolF[T any](name string, get func(*T) *bool) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if err := wantType(w, "boolean", tBoolean); err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) { *get(t) = d.boolean() }, nil
+	}}
+}
+
+func strF[T any](name string, get func(*T) *string) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if err := wantType(w, "string", tString, tBytes); err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) { *get(t) = d.string() }, nil
+	}}
+}
+
+// enumF reads an enum as its index in the reader's symbols. When the writer
+// lists other symbols or another order, indexes are translated by name.
+func enumF[T any](name string, symbols []string, get func(*T) *int32) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if err := wantType(w, "enum", tEnum); err != nil {
+			return nil, err
+		}
+		n := int64(len(w.symbols))
+		if len(w.symbols) <= len(symbols) && slices.Equal(w.symbols, symbols[:len(w.symbols)]) {
+			return func(d *dec, t *T) {
+				i := d.long()
+				if i < 0 || i >= n {
+					d.fail(fmt.Errorf("enum %s index %d out of range", w.name, i))
+					return
+				}
+				*get(t) = int32(i)
+			}, nil
+		}
+		tr := make([]int32, n)
+		for i, s := range w.symbols {
+			tr[i] = int32(slices.Index(symbols, s)) // -1: a symbol we do not know
+		}
+		return func(d *dec, t *T) {
+			i := d.long()
+			if i < 0 || i >= n {
+				d.fail(fmt.Errorf("enum %s index %d out of range", w.name, i))
+				return
+			}
+			if tr[i] < 0 {
+				d.fail(fmt.Errorf("enum %s symbol %s is unknown to this reader", w.name, w.symbols[i]))
+				return
+			}
+			*get(t) = tr[i]
+		}, nil
+	}}
+}
+
+func foidF[T any](name string, get func(*T) *FOID) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tFixed || w.size != len(FOID{}) {
+			return nil, fmt.Errorf("writer type is %s, want fixed(20)", w.describe())
+		}
+		return func(d *dec, t *T) { d.fixed(get(t)[:]) }, nil
+	}}
+}
+
+// recordF decodes a nested record with its own program; OID gets a
+// straight-line step when the writer's OID is the one we know, since every
+// event carries one.
+func recordF[T, U any](name string, specs []fieldSpec[U], get func(*T) *U) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		steps, err := compileRecord(w, specs)
+		if err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) { runSteps(d, steps, get(t)) }, nil
+	}}
+}
+
+func oidF[T any](name string, get func(*T) *OID) fieldSpec[T] {
+	generic := recordF(name, oidSpecs, get)
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if isStandardOID(w) {
+			return func(d *dec, t *T) {
+				o := get(t)
+				o.CreateTS = d.long()
+				o.Hpid = d.long()
+			}, nil
+		}
+		return generic.build(w)
+	}}
+}
+
+func isStandardOID(w *schemaNode) bool {
+	return w.typ == tRecord && len(w.fields) == 2 &&
+		w.fields[0].name == "createTS" && w.fields[0].typ.typ == tLong &&
+		w.fields[1].name == "hpid" && w.fields[1].typ.typ == tLong
+}
+
+// optionalF reads a reader field of type ["null", X]: the writer may send a
+// union holding X and null in any order, or X alone.
+func optionalF[T any](name string, value func(w *schemaNode) (step[T], error), setNull func(*T)) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tUnion {
+			return value(w)
+		}
+		steps := make([]step[T], len(w.branches))
+		for i, b := range w.branches {
+			if b.typ == tNull {
+				steps[i] = func(_ *dec, t *T) { setNull(t) }
+				continue
+			}
+			s, err := value(b)
+			if err != nil {
+				return nil, fmt.Errorf("union branch %d: %w", i, err)
+			}
+			steps[i] = s
+		}
+		n := int64(len(steps))
+		return func(d *dec, t *T) {
+			i := d.long()
+			if i < 0 || i >= n {
+				d.fail(fmt.Errorf("field %s: union index %d out of range", name, i))
+				return
+			}
+			steps[i](d, t)
+		}, nil
+	}}
+}
+
+func optStrF[T any](name string, get func(*T) **string) fieldSpec[T] {
+	return optionalF(name, func(w *schemaNode) (step[T], error) {
+		if err := wantType(w, "string", tString, tBytes); err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) {
+			s := d.slabs.str.next()
+			*s = d.string()
+			*get(t) = s
+		}, nil
+	}, func(t *T) { *get(t) = nil })
+}
+
+func optOIDF[T any](name string, get func(*T) **OID) fieldSpec[T] {
+	inner := oidF(name, func(o *OID) *OID { return o })
+	return optionalF(name, func(w *schemaNode) (step[T], error) {
+		s, err := inner.build(w)
+		if err != nil {
+			return nil, err
+		}
+		return func(d *dec, t *T) {
+			o := d.slabs.oid.next()
+			s(d, o)
+			*get(t) = o
+		}, nil
+	}, func(t *T) { *get(t) = nil })
+}
+
+func optFOIDF[T any](name string, get func(*T) **FOID) fieldSpec[T] {
+	return optionalF(name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tFixed || w.size != len(FOID{}) {
+			return nil, fmt.Errorf("writer type is %s, want fixed(20)", w.describe())
+		}
+		return func(d *dec, t *T) {
+			f := d.slabs.foid.next()
+			d.fixed(f[:])
+			*get(t) = f
+		}, nil
+	}, func(t *T) { *get(t) = nil })
+}
+
+// arrayF reads an array whose items are decoded by item; minItem bounds the
+// count by the bytes left so that a corrupt count cannot allocate.
+func arrayF[T, E any](name string, get func(*T) *[]E, item func(w *schemaNode) (func(d *dec, e *E), int, error)) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tArray {
+			return nil, fmt.Errorf("writer type is %s, want array", w.describe())
+		}
+		it, minItem, err := item(w.items)
+		if err != nil {
+			return nil, fmt.Errorf("array items: %w", err)
+		}
+		return func(d *dec, t *T) {
+			var out []E
+			for d.err == nil {
+				n := d.blockCount(minItem)
+				if n == 0 {
+					break
+				}
+				if out == nil {
+					out = make([]E, 0, n)
+				}
+				for i := 0; i < n && d.err == nil; i++ {
+					var e E
+					it(d, &e)
+					out = append(out, e)
+				}
+			}
+			*get(t) = out
+		}, nil
+	}}
+}
+
+// strArrF is arrayF for strings, with the slice carved from a slab.
+func strArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tArray || (w.items.typ != tString && w.items.typ != tBytes) {
+			return nil, fmt.Errorf("writer type is %s, want array of string", w.describe())
+		}
+		return func(d *dec, t *T) {
+			var out []string
+			for d.err == nil {
+				n := d.blockCount(1)
+				if n == 0 {
+					break
+				}
+				if out == nil {
+					out = d.slabs.str.slice(n)[:0]
+				}
+				for i := 0; i < n && d.err == nil; i++ {
+					out = append(out, d.string())
+				}
+			}
+			*get(t) = out
+		}, nil
+	}}
+}
+
+func longItem(w *schemaNode) (func(d *dec, e *int64), int, error) {
+	if err := wantType(w, "long", tLong, tInt); err != nil {
+		return nil, 0, err
+	}
+	return func(d *dec, e *int64) { *e = d.long() }, 1, nil
+}
+
+func recordItem[U any](specs []fieldSpec[U]) func(w *schemaNode) (func(d *dec, e *U), int, error) {
+	return func(w *schemaNode) (func(d *dec, e *U), int, error) {
+		steps, err := compileRecord(w, specs)
+		if err != nil {
+			return nil, 0, err
+		}
+		return func(d *dec, e *U) { runSteps(d, steps, e) }, max(1, minSize(w, 0)), nil
+	}
+}
+
+func strMapF[T any](name string, get func(*T) *map[string]string) fieldSpec[T] {
+	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+		if w.typ != tMap || (w.items.typ != tString && w.items.typ != tBytes) {
+			return nil, fmt.Errorf("writer type is %s, want map of string", w.describe())
+		}
+		return func(d *dec, t *T) {
+			var out map[string]string
+			for d.err == nil {
+				n := d.blockCount(2)
+				if n == 0 {
+					break
+				}
+				if out == nil {
+					out = make(map[string]string, n)
+				}
+				for i := 0; i < n && d.err == nil; i++ {
+					k := d.string()
+					out[k] = d.string()
+				}
+			}
+			*get(t) = out
+		}, nil
+	}}
+}
+
+// The reader's fields, per record type.
+
+var oidSpecs = []fieldSpec[OID]{
+	longF("createTS", func(o *OID) *int64 { return &o.CreateTS }),
+	longF("hpid", func(o *OID) *int64 { return &o.Hpid }),
+}
+
+var objectStateNames = []string{"CREATED", "MODIFIED", "REUP"}
+
+var headerSpecs = []fieldSpec[Header]{
+	longF("version", func(h *Header) *int64 { return &h.Version }),
+	strF("exporter", func(h *Header) *string { return &h.Exporter }),
+	strF("ip", func(h *Header) *string { return &h.IP }),
+	strF("filename", func(h *Header) *string { return &h.Filename }),
+}
+
+var containerSpecs = []fieldSpec[Container]{
+	strF("id", func(c *Container) *string { return &c.ID }),
+	strF("name", func(c *Container) *string { return &c.Name }),
+	strF("image", func(c *Container) *string { return &c.Image }),
+	strF("imageid", func(c *Container) *string { return &c.ImageID }),
+	enumF("type", ContainerTypeNames, func(c *Container) *int32 { return (*int32)(&c.Type) }),
+	boolF("privileged", func(c *Container) *bool { return &c.Privileged }),
+	optStrF("podId", func(c *Container) **string { return &c.PodID }),
+}
+
+var processSpecs = []fieldSpec[Process]{
+	enumF("state", objectStateNames, func(p *Process) *int32 { return (*int32)(&p.State) }),
+	oidF("oid", func(p *Process) *OID { return &p.OID }),
+	optOIDF("poid", func(p *Process) **OID { return &p.POID }),
+	longF("ts", func(p *Process) *int64 { return &p.TS }),
+	strF("exe", func(p *Process) *string { return &p.Exe }),
+	strF("exeArgs", func(p *Process) *string { return &p.ExeArgs }),
+	intF("uid", func(p *Process) *int32 { return &p.UID }),
+	strF("userName", func(p *Process) *string { return &p.UserName }),
+	intF("gid", func(p *Process) *int32 { return &p.GID }),
+	strF("groupName", func(p *Process) *string { return &p.GroupName }),
+	boolF("tty", func(p *Process) *bool { return &p.TTY }),
+	optStrF("containerId", func(p *Process) **string { return &p.ContainerID }),
+	boolF("entry", func(p *Process) *bool { return &p.Entry }),
+	strF("cwd", func(p *Process) *string { return &p.Cwd }),
+	strArrF("env", func(p *Process) *[]string { return &p.Env }),
+}
+
+var fileSpecs = []fieldSpec[File]{
+	enumF("state", objectStateNames, func(f *File) *int32 { return (*int32)(&f.State) }),
+	foidF("oid", func(f *File) *FOID { return &f.OID }),
+	longF("ts", func(f *File) *int64 { return &f.TS }),
+	intF("restype", func(f *File) *int32 { return &f.Restype }),
+	strF("path", func(f *File) *string { return &f.Path }),
+	optStrF("containerId", func(f *File) **string { return &f.ContainerID }),
+}
+
+var processEventSpecs = []fieldSpec[ProcessEvent]{
+	oidF("procOID", func(e *ProcessEvent) *OID { return &e.ProcOID }),
+	longF("ts", func(e *ProcessEvent) *int64 { return &e.TS }),
+	longF("tid", func(e *ProcessEvent) *int64 { return &e.TID }),
+	intF("opFlags", func(e *ProcessEvent) *int32 { return &e.OpFlags }),
+	strArrF("args", func(e *ProcessEvent) *[]string { return &e.Args }),
+	intF("ret", func(e *ProcessEvent) *int32 { return &e.Ret }),
+}
+
+var networkFlowSpecs = []fieldSpec[NetworkFlow]{
+	oidF("procOID", func(e *NetworkFlow) *OID { return &e.ProcOID }),
+	longF("ts", func(e *NetworkFlow) *int64 { return &e.TS }),
+	longF("tid", func(e *NetworkFlow) *int64 { return &e.TID }),
+	intF("opFlags", func(e *NetworkFlow) *int32 { return &e.OpFlags }),
+	longF("endTs", func(e *NetworkFlow) *int64 { return &e.EndTS }),
+	intF("sip", func(e *NetworkFlow) *int32 { return &e.SIP }),
+	intF("sport", func(e *NetworkFlow) *int32 { return &e.SPort }),
+	intF("dip", func(e *NetworkFlow) *int32 { return &e.DIP }),
+	intF("dport", func(e *NetworkFlow) *int32 { return &e.DPort }),
+	intF("proto", func(e *NetworkFlow) *int32 { return &e.Proto }),
+	intF("fd", func(e *NetworkFlow) *int32 { return &e.FD }),
+	longF("numRRecvOps", func(e *NetworkFlow) *int64 { return &e.NumRRecvOps }),
+	longF("numWSendOps", func(e *NetworkFlow) *int64 { return &e.NumWSendOps }),
+	longF("numRRecvBytes", func(e *NetworkFlow) *int64 { return &e.NumRRecvBytes }),
+	longF("numWSendBytes", func(e *NetworkFlow) *int64 { return &e.NumWSendBytes }),
+}
+
+var fileFlowSpecs = []fieldSpec[FileFlow]{
+	oidF("procOID", func(e *FileFlow) *OID { return &e.ProcOID }),
+	longF("ts", func(e *FileFlow) *int64 { return &e.TS }),
+	longF("tid", func(e *FileFlow) *int64 { return &e.TID }),
+	intF("opFlags", func(e *FileFlow) *int32 { return &e.OpFlags }),
+	intF("openFlags", func(e *FileFlow) *int32 { return &e.OpenFlags }),
+	longF("endTs", func(e *FileFlow) *int64 { return &e.EndTS }),
+	foidF("fileOID", func(e *FileFlow) *FOID { return &e.FileOID }),
+	intF("fd", func(e *FileFlow) *int32 { return &e.FD }),
+	longF("numRRecvOps", func(e *FileFlow) *int64 { return &e.NumRRecvOps }),
+	longF("numWSendOps", func(e *FileFlow) *int64 { return &e.NumWSendOps }),
+	longF("numRRecvBytes", func(e *FileFlow) *int64 { return &e.NumRRecvBytes }),
+	longF("numWSendBytes", func(e *FileFlow) *int64 { return &e.NumWSendBytes }),
+}
+
+var fileEventSpecs = []fieldSpec[FileEvent]{
+	oidF("procOID", func(e *FileEvent) *OID { return &e.ProcOID }),
+	longF("ts", func(e *FileEvent) *int64 { return &e.TS }),
+	longF("tid", func(e *FileEvent) *int64 { return &e.TID }),
+	intF("opFlags", func(e *FileEvent) *int32 { return &e.OpFlags }),
+	foidF("fileOID", func(e *FileEvent) *FOID { return &e.FileOID }),
+	intF("ret", func(e *FileEvent) *int32 { return &e.Ret }),
+	optFOIDF("newFileOID", func(e *FileEvent) **FOID { return &e.NewFileOID }),
+}
+
+var networkEventSpecs = []fieldSpec[NetworkEvent]{
+	oidF("procOID", func(e *NetworkEvent) *OID { return &e.ProcOID }),
+	longF("ts", func(e *NetworkEvent) *int64 { return &e.TS }),
+	longF("tid", func(e *NetworkEvent) *int64 { return &e.TID }),
+	intF("opFlags", func(e *NetworkEvent) *int32 { return &e.OpFlags }),
+	intF("sip", func(e *NetworkEvent) *int32 { return &e.SIP }),
+	intF("sport", func(e *NetworkEvent) *int32 { return &e.SPort }),
+	intF("dip", func(e *NetworkEvent) *int32 { return &e.DIP }),
+	intF("dport", func(e *NetworkEvent) *int32 { return &e.DPort }),
+	intF("proto", func(e *NetworkEvent) *int32 { return &e.Proto }),
+	intF("ret", func(e *NetworkEvent) *int32 { return &e.Ret }),
+}
+
+var processFlowSpecs = []fieldSpec[ProcessFlow]{
+	oidF("procOID", func(e *ProcessFlow) *OID { return &e.ProcOID }),
+	longF("ts", func(e *ProcessFlow) *int64 { return &e.TS }),
+	longF("numThreadsCloned", func(e *ProcessFlow) *int64 { return &e.NumThreadsCloned }),
+	intF("opFlags", func(e *ProcessFlow) *int32 { return &e.OpFlags }),
+	longF("endTs", func(e *ProcessFlow) *int64 { return &e.EndTS }),
+	longF("numThreadsExited", func(e *ProcessFlow) *int64 { return &e.NumThreadsExited }),
+	longF("numCloneErrors", func(e *ProcessFlow) *int64 { return &e.NumCloneErrors }),
+}
+
+var portSpecs = []fieldSpec[Port]{
+	intF("port", func(p *Port) *int32 { return &p.Port }),
+	intF("targetPort", func(p *Port) *int32 { return &p.TargetPort }),
+	intF("nodePort", func(p *Port) *int32 { return &p.NodePort }),
+	strF("proto", func(p *Port) *string { return &p.Proto }),
+}
+
+var serviceSpecs = []fieldSpec[Service]{
+	strF("name", func(s *Service) *string { return &s.Name }),
+	strF("id", func(s *Service) *string { return &s.ID }),
+	strF("namespace", func(s *Service) *string { return &s.Namespace }),
+	arrayF("portList", func(s *Service) *[]Port { return &s.PortList }, recordItem(portSpecs)),
+	arrayF("clusterIP", func(s *Service) *[]int64 { return &s.ClusterIP }, longItem),
+}
+
+var podSpecs = []fieldSpec[Pod]{
+	longF("ts", func(p *Pod) *int64 { return &p.TS }),
+	strF("id", func(p *Pod) *string { return &p.ID }),
+	strF("name", func(p *Pod) *string { return &p.Name }),
+	strF("nodeName", func(p *Pod) *string { return &p.NodeName }),
+	arrayF("hostIP", func(p *Pod) *[]int64 { return &p.HostIP }, longItem),
+	arrayF("internalIP", func(p *Pod) *[]int64 { return &p.InternalIP }, longItem),
+	strF("namespace", func(p *Pod) *string { return &p.Namespace }),
+	longF("restartCount", func(p *Pod) *int64 { return &p.RestartCount }),
+	strMapF("labels", func(p *Pod) *map[string]string { return &p.Labels }),
+	strMapF("selectors", func(p *Pod) *map[string]string { return &p.Selectors }),
+	arrayF("services", func(p *Pod) *[]Service { return &p.Services }, recordItem(serviceSpecs)),
+}
+
+var k8sEventSpecs = []fieldSpec[K8sEvent]{
+	enumF("kind", K8sComponentNames, func(e *K8sEvent) *int32 { return &e.Kind }),
+	enumF("action", K8sActionNames, func(e *K8sEvent) *int32 { return &e.Action }),
+	longF("ts", func(e *K8sEvent) *int64 { return &e.TS }),
+	strF("message", func(e *K8sEvent) *string { return &e.Message }),
+}
