@@ -1,0 +1,186 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/sfconnector/sfconnector/encoding"
+	"github.com/sfconnector/sfconnector/sysflow"
+)
+
+// RecordEncoder is implemented by encodings that can forward raw SysFlow
+// records unchanged (registry Avro's record schema). A bus sink given a
+// batch of records needs its encoder to implement it.
+type RecordEncoder interface {
+	AppendRecord(dst []byte, r *sysflow.Record) ([]byte, error)
+}
+
+// DestinationEncoder is implemented by encodings whose bytes depend on the
+// destination, like registry Avro, whose schema id is the one registered
+// under "<topic>-value". A bus sink asks it once per destination.
+type DestinationEncoder interface {
+	ForDestination(dest string) (encoding.Encoder, error)
+}
+
+// Decoder turns the value of one wire message into the events or records it
+// holds, appended to b. Bus sources use it to fill the batches they deliver.
+type Decoder interface {
+	Decode(ctx context.Context, value []byte, b *Batch) error
+}
+
+// Batch is sysflow.Batch, named here so Decoder reads naturally.
+type Batch = sysflow.Batch
+
+// Message is one wire message.
+type Message struct {
+	Dest  string
+	Key   []byte
+	Value []byte
+}
+
+// KeyMetadata is the Watermill metadata key whose value becomes the wire key
+// of a message that carries a payload instead of a batch.
+const KeyMetadata = "key"
+
+// Builder turns Watermill messages into wire messages: one per event of the
+// message's batch (or per raw record when the batch has no events), or one
+// for the payload of a message without a batch. It is safe for concurrent
+// use.
+type Builder struct {
+	dest    *Template
+	key     *Template
+	safe    func(byte) bool
+	encoder encoding.Encoder
+
+	mu      sync.Mutex
+	encs    map[string]encoding.Encoder // per destination, for DestinationEncoders
+	headers map[string]*sysflow.Header  // last header seen per batch source, for raw records
+}
+
+// NewBuilder returns a Builder writing to dest with keys from key (nil: no
+// key). safe filters the bytes of expanded destination values.
+func NewBuilder(dest, key *Template, safe func(byte) bool, enc encoding.Encoder) *Builder {
+	return &Builder{dest: dest, key: key, safe: safe, encoder: enc,
+		encs: map[string]encoding.Encoder{}, headers: map[string]*sysflow.Header{}}
+}
+
+func (b *Builder) encoderFor(dest string) (encoding.Encoder, error) {
+	de, ok := b.encoder.(DestinationEncoder)
+	if !ok {
+		return b.encoder, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.encs[dest]; ok {
+		return e, nil
+	}
+	e, err := de.ForDestination(dest)
+	if err != nil {
+		return nil, fmt.Errorf("encoding for %q: %w", dest, err)
+	}
+	b.encs[dest] = e
+	return e, nil
+}
+
+// Build appends the wire messages of msgs to out. All values share one
+// buffer, so a batch costs a few allocations, not one per event.
+func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, error) {
+	var arena []byte
+	type span struct{ kStart, kEnd, vStart, vEnd int }
+	start := len(out)
+	var spans []span
+	var destBuf []byte
+	lastDest := ""
+	for _, msg := range msgs {
+		batch := sysflow.BatchOf(msg)
+		if batch == nil {
+			if len(msg.Payload) == 0 {
+				return out, fmt.Errorf("message %s: %w", msg.UUID, ErrNoBatch)
+			}
+			dest := b.dest.Expand(nil, b.safe)
+			s := span{kStart: len(arena)}
+			arena = append(arena, msg.Metadata.Get(KeyMetadata)...)
+			s.kEnd, s.vStart = len(arena), len(arena)
+			arena = append(arena, msg.Payload...)
+			s.vEnd = len(arena)
+			spans = append(spans, s)
+			out = append(out, Message{Dest: dest})
+			continue
+		}
+		if len(batch.Events) > 0 {
+			for _, ev := range batch.Events {
+				destBuf = b.dest.Append(destBuf[:0], ev, b.safe)
+				if string(destBuf) != lastDest { // no allocation for the comparison
+					lastDest = string(destBuf)
+				}
+				enc, err := b.encoderFor(lastDest)
+				if err != nil {
+					return out, err
+				}
+				s := span{kStart: len(arena)}
+				if b.key != nil {
+					arena = b.key.Append(arena, ev, AnySafe)
+				}
+				s.kEnd, s.vStart = len(arena), len(arena)
+				arena, err = enc.AppendEvent(arena, ev)
+				if err != nil {
+					return out, fmt.Errorf("encode event (ts %d) for %q: %w", ev.TS, lastDest, err)
+				}
+				s.vEnd = len(arena)
+				spans = append(spans, s)
+				out = append(out, Message{Dest: lastDest})
+			}
+			continue
+		}
+		for i := range batch.Records {
+			r := &batch.Records[i]
+			if r.Kind == sysflow.KindHeader && r.Header != nil {
+				b.mu.Lock()
+				b.headers[batch.Source] = r.Header
+				b.mu.Unlock()
+			}
+			b.mu.Lock()
+			ev := &sysflow.Event{Kind: r.Kind, Header: b.headers[batch.Source]}
+			b.mu.Unlock()
+			// Every record of a stream gets the same destination and key
+			// (the node's): entities must stay ahead of the events that use
+			// them, in one partition.
+			ev.Kind = sysflow.KindUnknown
+			destBuf = b.dest.Append(destBuf[:0], ev, b.safe)
+			if string(destBuf) != lastDest {
+				lastDest = string(destBuf)
+			}
+			enc, err := b.encoderFor(lastDest)
+			if err != nil {
+				return out, err
+			}
+			re, ok := enc.(RecordEncoder)
+			if !ok {
+				return out, fmt.Errorf("batch of raw records from %q: the configured encoding (%T) cannot encode raw SysFlow records; use the avro encoding with the record schema", batch.Source, enc)
+			}
+			s := span{kStart: len(arena)}
+			if b.key != nil {
+				arena = b.key.Append(arena, ev, AnySafe)
+			}
+			s.kEnd, s.vStart = len(arena), len(arena)
+			arena, err = re.AppendRecord(arena, r)
+			if err != nil {
+				return out, fmt.Errorf("encode %s record from %q: %w", r.Kind, batch.Source, err)
+			}
+			s.vEnd = len(arena)
+			spans = append(spans, s)
+			out = append(out, Message{Dest: lastDest})
+		}
+	}
+	for i, s := range spans {
+		m := &out[start+i]
+		if s.kEnd > s.kStart {
+			m.Key = arena[s.kStart:s.kEnd:s.kEnd]
+		}
+		m.Value = arena[s.vStart:s.vEnd:s.vEnd]
+	}
+	return out, nil
+}
