@@ -1,0 +1,307 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/sfconnector/sfconnector/sources/internal/sender"
+	"github.com/sfconnector/sfconnector/sysflow"
+)
+
+// Config of the file source.
+type Config struct {
+	Paths     []string      // files, directories or globs, read in the given order
+	Follow    bool          // keep watching directories for new files
+	Settle    time.Duration // a followed file is finished when a newer one exists or it has been idle this long
+	BatchSize int           // records per message
+	Logger    *slog.Logger
+	// OnFile, when set, is called as each file starts (progress reporting).
+	OnFile func(path string, size int64)
+	// OnRecords, when set, is called with the byte offset reached after each batch.
+	OnProgress func(path string, records int)
+}
+
+func (c *Config) setDefaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 4096
+	}
+	if c.Settle <= 0 {
+		c.Settle = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if len(c.Paths) == 0 {
+		return errors.New("file source: no input path")
+	}
+	return nil
+}
+
+// Source reads trace files. Create it with New.
+type Source struct {
+	cfg     Config
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	done    chan struct{}
+
+	mu      sync.Mutex
+	err     error
+	records int64
+	files   int
+}
+
+// New returns a file source.
+func New(cfg Config) (*Source, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, closing: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Subscribe starts reading; the topic is ignored. The channel is closed when
+// every file was read and every batch acknowledged (or on Close).
+func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.done)
+		defer close(out)
+		if err := s.run(ctx, out); err != nil && !errors.Is(err, sender.ErrClosed) && !errors.Is(err, context.Canceled) {
+			s.setErr(err)
+		}
+	}()
+	return out, nil
+}
+
+// Done is closed when the source has finished (all input read and acked,
+// an error, or Close).
+func (s *Source) Done() <-chan struct{} { return s.done }
+
+// Err returns the errors met while reading (damaged files). Records before
+// the damage were delivered.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stats returns the records delivered and files read so far.
+func (s *Source) Stats() (records int64, files int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.records, s.files
+}
+
+// Close stops reading and waits for the reading goroutine.
+func (s *Source) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Source) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = errors.Join(s.err, err)
+}
+
+func (s *Source) run(ctx context.Context, out chan<- *message.Message) error {
+	seen := map[string]bool{}
+	files, err := Expand(s.cfg.Paths)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 && !s.cfg.Follow {
+		return fmt.Errorf("file source: no trace files in %s", strings.Join(s.cfg.Paths, ", "))
+	}
+	for _, f := range files {
+		seen[f] = true
+		if err := s.readFile(ctx, f, out); err != nil {
+			if errors.Is(err, sender.ErrClosed) || ctx.Err() != nil {
+				return err
+			}
+			// a damaged file: report it and go on with the next one
+			s.cfg.Logger.Error("trace file damaged", "file", f, "error", err)
+			s.setErr(err)
+		}
+	}
+	if !s.cfg.Follow {
+		return nil
+	}
+	return s.follow(ctx, out, seen)
+}
+
+// follow polls the configured directories for new files. A file is read once
+// it is finished: a newer file exists beside it, or it was idle for Settle.
+func (s *Source) follow(ctx context.Context, out chan<- *message.Message, seen map[string]bool) error {
+	tick := time.NewTicker(s.cfg.Settle / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return sender.ErrClosed
+		case <-tick.C:
+		}
+		files, err := Expand(s.cfg.Paths)
+		if err != nil {
+			s.cfg.Logger.Warn("follow: listing input", "error", err)
+			continue
+		}
+		for i, f := range files {
+			if seen[f] {
+				continue
+			}
+			st, err := os.Stat(f)
+			if err != nil {
+				continue
+			}
+			newer := i+1 < len(files)
+			if !newer && time.Since(st.ModTime()) < s.cfg.Settle {
+				continue // the collector may still be writing it
+			}
+			seen[f] = true
+			if err := s.readFile(ctx, f, out); err != nil {
+				if errors.Is(err, sender.ErrClosed) || ctx.Err() != nil {
+					return err
+				}
+				s.cfg.Logger.Error("trace file damaged", "file", f, "error", err)
+				s.setErr(err)
+			}
+		}
+	}
+}
+
+type decoded struct {
+	recs []sysflow.Record
+	err  error
+}
+
+// readFile decodes one file in a goroutine that runs up to two batches ahead
+// of delivery.
+func (s *Source) readFile(ctx context.Context, path string, out chan<- *message.Message) error {
+	rd, closer, err := sysflow.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if s.cfg.OnFile != nil {
+		if st, err := os.Stat(path); err == nil {
+			s.cfg.OnFile(path, st.Size())
+		}
+	}
+	s.mu.Lock()
+	s.files++
+	s.mu.Unlock()
+
+	ahead := make(chan decoded, 2)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ahead)
+		var buf []sysflow.Record
+		for {
+			recs, err := rd.Next(buf)
+			for err == nil && len(recs) < s.cfg.BatchSize {
+				recs, err = rd.Next(recs)
+			}
+			if len(recs) > 0 {
+				select {
+				case ahead <- decoded{recs: recs}:
+				case <-stop:
+					return
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					select {
+					case ahead <- decoded{err: err}:
+					case <-stop:
+					}
+				}
+				return
+			}
+			buf = make([]sysflow.Record, 0, s.cfg.BatchSize)
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for d := range ahead {
+		if d.err != nil {
+			return d.err
+		}
+		b := &sysflow.Batch{Source: path, Records: d.recs}
+		if err := sender.Send(ctx, out, b, s.closing); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.records += int64(len(d.recs))
+		s.mu.Unlock()
+		if s.cfg.OnProgress != nil {
+			s.cfg.OnProgress(path, len(d.recs))
+		}
+	}
+	return nil
+}
+
+// Expand resolves paths into trace files: a file as is, a directory's regular
+// files in name order (hidden files skipped), a glob's matches in name order.
+func Expand(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if strings.ContainsAny(p, "*?[") {
+			m, err := filepath.Glob(p)
+			if err != nil {
+				return nil, fmt.Errorf("file source: bad glob %q: %w", p, err)
+			}
+			sort.Strings(m)
+			for _, f := range m {
+				if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+					out = append(out, f)
+				}
+			}
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("file source: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("file source: %w", err)
+		}
+		for _, e := range ents { // ReadDir sorts by name
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return out, nil
+}
