@@ -58,6 +58,24 @@ func (d *dec) long() int64 {
 }
 
 func (d *dec) longSlow() int64 {
+	if len(d.b)-d.p >= 10 {
+		// Unrolled: timestamps and OIDs take 5 to 9 bytes.
+		b := d.b[d.p : d.p+10]
+		var u uint64
+		for i := 0; i < 10; i++ {
+			c := b[i]
+			if i == 9 && c > 1 {
+				break
+			}
+			u |= uint64(c&0x7f) << (7 * i)
+			if c < 0x80 {
+				d.p += i + 1
+				return int64(u>>1) ^ -int64(u&1)
+			}
+		}
+		d.fail(errVarint)
+		return 0
+	}
 	var u uint64
 	for shift := uint(0); shift < 70; shift += 7 {
 		if d.p >= len(d.b) {

@@ -322,13 +322,17 @@ func (r *Reader) nextBlock(dst []Record) []Record {
 	}
 	d := &r.d
 	d.reset(raw)
+	dst = slices.Grow(dst, int(count))
 	for i := 0; i < int(count); i++ {
-		var rec Record
-		if r.prog.decodeOne(d, &rec) {
-			dst = append(dst, rec)
-		} else if d.err != nil {
-			r.blockErr(start, i, d.err)
-			return dst
+		// Decode in place: a local Record would escape through the
+		// program's function values and cost an allocation per record.
+		dst = append(dst, Record{})
+		if !r.prog.decodeOne(d, &dst[len(dst)-1]) {
+			dst = dst[:len(dst)-1]
+			if d.err != nil {
+				r.blockErr(start, i, d.err)
+				return dst
+			}
 		}
 	}
 	if d.p != len(raw) {
