@@ -1,0 +1,51 @@
+# sfconnector: build, run, test, benchmark.
+GO        ?= go
+BIN       := bin/sfconnector
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+DEMO      := demo/demo.sf
+FUZZTIME  ?= 10s
+
+.PHONY: build run test test-short bench lint fuzz e2e clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sfconnector
+
+# The main job on a built-in default: generate a demo trace with our own
+# generator, then run the default pipeline (bundled policies, alert mode,
+# alerts printed to the terminal).
+run: build
+	@mkdir -p demo
+	@test -f $(DEMO) || ./$(BIN) gen --records 20000 --seed 7 -o $(DEMO)
+	./$(BIN) run $(DEMO)
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./sysflow/ ./transforms/... ./encoding/... ./policies/... ./sinks/...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Bounded fuzzing of every decoder and parser.
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		pkg=./$$(dirname $$f); \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+e2e: build
+	$(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/ 2>&1 | tee /tmp/sfconnector-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|[0-9]+ passed)' ; \
+		grep -qE '^[0-9]+ passed, 0 failed' /tmp/sfconnector-e2e.log
+
+clean:
+	rm -rf bin demo

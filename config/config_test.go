@@ -1,0 +1,194 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The reference's runtime-integrity pipeline, as sf-processor ships it
+// (values as strings, "out" as a list).
+const refPipeline = `{
+  "_comment": "a note",
+  "pipeline":[
+    {"processor": "sysflowreader", "handler": "flattener", "in": "sysflow sysflowchan", "out": ["flat flattenerchan"]},
+    {"processor": "policyengine", "in": "flat flattenerchan", "out": ["evt eventchan"], "policies": "/etc/policies", "mode": "alert"},
+    {"processor": "exporter", "in": "evt eventchan", "export": "syslog", "proto": "tcp", "tag": "sysflow", "host": "localhost", "port": "514"}
+  ]
+}`
+
+func TestParseReferencePipeline(t *testing.T) {
+	c, err := Parse("pipeline.json", []byte(refPipeline), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root.Kind != KindReader || len(c.Root.Children) != 1 {
+		t.Fatalf("root = %+v", c.Root)
+	}
+	pe := c.Root.Children[0]
+	if pe.Kind != KindPolicy || len(pe.Children) != 1 || pe.Children[0].Kind != KindExporter {
+		t.Fatalf("policy node = %+v", pe)
+	}
+	k := pe.Keys()
+	if got := k.String("policies", ""); got != "/etc/policies" {
+		t.Errorf("policies = %q", got)
+	}
+	k.Enum("mode", "enrich", "alert", "enrich", "filter")
+	if err := k.Err(); err != nil {
+		t.Errorf("policy keys: %v", err)
+	}
+	ex := pe.Children[0].Keys()
+	// seed-era keys mean the dotted ones
+	if got := ex.Int("syslog.port", 0); got != 514 {
+		t.Errorf("syslog.port via port = %d", got)
+	}
+	if got := ex.String("syslog.proto", ""); got != "tcp" {
+		t.Errorf("syslog.proto via proto = %q", got)
+	}
+	ex.String("export", "")
+	ex.String("syslog.tag", "")
+	ex.String("syslog.host", "")
+	if err := ex.Err(); err != nil {
+		t.Errorf("exporter keys: %v", err)
+	}
+}
+
+func TestValuesAsNumbersAndBooleans(t *testing.T) {
+	js := `{"pipeline":[
+	 {"processor":"sysflowreader","handler":"flattener","in":"sysflow c1","out":"flat c2"},
+	 {"processor":"exporter","in":"flat c2","export":"file","flat":true,"buffer":100,"path":"/tmp/x"}]}`
+	c, err := Parse("p.json", []byte(js), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Root.Children[0].Keys()
+	if !k.Bool("flat", false) || k.Int("buffer", 0) != 100 || k.String("file.path", "") != "/tmp/x" {
+		t.Fatalf("flat=%v buffer=%d", k.Bool("flat", false), k.Int("buffer", 0))
+	}
+}
+
+func TestFanOut(t *testing.T) {
+	js := `{"pipeline":[
+	 {"processor":"sysflowreader","handler":"flattener","in":"sysflow c1","out":"flat c2"},
+	 {"processor":"policyengine","in":"flat c2","out":["evt a","evt b"]},
+	 {"processor":"exporter","in":"evt a","export":"terminal"},
+	 {"processor":"exporter","in":"evt a","export":"null"},
+	 {"processor":"policyengine","in":"evt b","out":"evt c","mode":"alert"},
+	 {"processor":"exporter","in":"evt c","export":"file","file.path":"/tmp/y"}]}`
+	c, err := Parse("p.json", []byte(js), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	c.Root.Walk(func(n *Node) { kinds = append(kinds, n.Kind) })
+	want := "reader policy exporter exporter policy exporter"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Fatalf("walk = %s, want %s", got, want)
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	env := map[string]string{"EXPORTER_FILE_PATH": "/var/out.json", "POLICYENGINE_MODE": "alert"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := Parse("pipeline.json", []byte(refPipeline), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := c.Root.Children[0]
+	if got := pe.Keys().String("mode", ""); got != "alert" {
+		t.Errorf("mode = %q", got)
+	}
+	if got := pe.Children[0].Keys().String("file.path", ""); got != "/var/out.json" {
+		t.Errorf("file.path = %q, want the EXPORTER_FILE_PATH override", got)
+	}
+}
+
+func TestYAMLSameAsJSON(t *testing.T) {
+	y := `
+source: {driver: socket, path: /tmp/sf.sock}
+settings: {log.level: debug}
+pipeline:
+  - {processor: sysflowreader, handler: flattener, in: sysflow c1, out: flat c2}
+  - {processor: exporter, in: flat c2, export: file, file.path: /tmp/z, flat: true}
+`
+	c, err := Parse("p.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source == nil || c.Source.Kind != "socket" || c.Source.Keys().String("path", "") != "/tmp/sf.sock" {
+		t.Fatalf("source = %+v", c.Source)
+	}
+	if !c.Root.Children[0].Keys().Bool("flat", false) {
+		t.Error("flat: true lost")
+	}
+}
+
+func TestErrorsNameFileAndKey(t *testing.T) {
+	cases := []struct{ name, data, want string }{
+		{"bad.json", `{"pipeline": [`, "bad.json: line 1"},
+		{"p.json", `{"pipeline":[{"processor":"nope"}]}`, `unknown processor "nope"`},
+		{"p.json", `{"pipelines":[]}`, `unknown top-level key "pipelines"`},
+		{"p.json", `{"pipeline":[{"processor":"exporter","in":"x"}]}`, "no sysflowreader"},
+		{"p.json", `{"pipeline":[{"processor":"sysflowreader","out":"a"},{"processor":"exporter","in":"b"}]}`, `input channel "b"`},
+		{"empty.yaml", ``, "empty configuration"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := Parse(tc.name, []byte(tc.data), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("err = %v, want it to name %s and say %q", err, tc.name, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyAndBadValue(t *testing.T) {
+	js := `{"pipeline":[
+	 {"processor":"sysflowreader","out":"a"},
+	 {"processor":"exporter","in":"a","export":"file","file.pth":"/x","flat":"maybe"}]}`
+	c, err := Parse("conf/p.json", []byte(js), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Root.Children[0].Keys()
+	k.String("export", "")
+	k.String("file.path", "")
+	k.Bool("flat", false)
+	err = k.Err()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{`p.json: pipeline[1] (exporter)`, `unknown key "file.pth"`, `did you mean "file.path"`, `key "flat": invalid value "maybe"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("p.json", []byte(refPipeline))
+	f.Add("p.yaml", []byte("pipeline:\n  - {processor: sysflowreader, out: a}\n  - {processor: exporter, in: a}\n"))
+	f.Add("p.json", []byte(`{"pipeline":[{"processor":"sysflowreader","out":["a","b"]},{"processor":"exporter","in":"a"},{"processor":"policyengine","in":"b","out":"a"}]}`))
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		c, err := Parse(name, data, nil)
+		if err == nil && (c.Root == nil || c.Root.Kind != KindReader) {
+			t.Fatalf("parsed without a reader root")
+		}
+	})
+}
+
+func TestLoadFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pipeline.json")
+	if err := os.WriteFile(p, []byte(refPipeline), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, nil)
+	if err != nil || c.File != p {
+		t.Fatalf("Load: %v", err)
+	}
+	if _, err := Load(p+".missing", nil); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
