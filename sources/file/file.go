@@ -298,8 +298,12 @@ func Expand(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("file source: %w", err)
 		}
 		for _, e := range ents { // ReadDir sorts by name
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				out = append(out, filepath.Join(p, e.Name()))
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			f := filepath.Join(p, e.Name())
+			if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() { // follows links
+				out = append(out, f)
 			}
 		}
 	}
