@@ -287,12 +287,7 @@ func (sub *subscription) await(ctx context.Context, msg *message.Message, batch 
 	for {
 		select {
 		case <-msg.Acked():
-			sub.tr.ack(entries, func(k tp, offset int64) {
-				err := sub.r.CommitMessages(ctx, kafkago.Message{Topic: k.topic, Partition: k.partition, Offset: offset})
-				if err != nil && ctx.Err() == nil {
-					sub.s.cfg.Logger.Error("kafka source: commit", err, watermill.LogFields{"topic": k.topic, "partition": k.partition, "offset": offset})
-				}
-			})
+			sub.commit(entries)
 			return
 		case <-msg.Nacked():
 			select {
@@ -314,9 +309,29 @@ func (sub *subscription) await(ctx context.Context, msg *message.Message, batch 
 				return
 			}
 		case <-ctx.Done():
+			// An ack that happened before Close began still counts: the
+			// reader flushes the offsets it was given when it closes.
+			select {
+			case <-msg.Acked():
+				sub.commit(entries)
+			default:
+			}
 			return
 		}
 	}
+}
+
+// commit hands the offsets that entries make committable to the reader,
+// which commits them every CommitInterval and when it closes.
+func (sub *subscription) commit(entries []*entry) {
+	sub.tr.ack(entries, func(k tp, offset int64) {
+		// Not the subscription's context: an ack that raced with Close
+		// must still reach the reader before it flushes.
+		err := sub.r.CommitMessages(context.Background(), kafkago.Message{Topic: k.topic, Partition: k.partition, Offset: offset})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			sub.s.cfg.Logger.Error("kafka source: commit", err, watermill.LogFields{"topic": k.topic, "partition": k.partition, "offset": offset})
+		}
+	})
 }
 
 // Close stops every subscription: messages not yet acked stay uncommitted
