@@ -51,6 +51,10 @@ type Sink struct {
 	cfg Config
 	enc encoding.Encoder
 
+	// Grouped writes the seed-era alert shape: events grouped by node and
+	// container per write ({"groupId": ..., "observations": [...]}).
+	Grouped bool
+
 	mu   sync.Mutex
 	f    *os.File
 	w    *bufio.Writer
@@ -100,7 +104,7 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	}
 	var err error
 	var n int
-	s.buf, n, err = lines.Append(s.buf[:0], s.enc, msgs)
+	s.buf, n, err = s.appendLines(msgs)
 	if err != nil {
 		return err
 	}
@@ -160,4 +164,11 @@ func (s *Sink) Close() error {
 		return fmt.Errorf("file sink: closing %s: %w", s.cfg.Path, err)
 	}
 	return nil
+}
+
+func (s *Sink) appendLines(msgs []*message.Message) ([]byte, int, error) {
+	if s.Grouped {
+		return lines.AppendGrouped(s.buf[:0], s.enc, msgs)
+	}
+	return lines.Append(s.buf[:0], s.enc, msgs)
 }

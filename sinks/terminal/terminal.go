@@ -18,7 +18,11 @@ type Sink struct {
 	mu  sync.Mutex
 	w   io.Writer
 	enc encoding.Encoder
-	buf []byte
+
+	// Grouped writes the seed-era alert shape: events grouped by node and
+	// container per write ({"groupId": ..., "observations": [...]}).
+	Grouped bool
+	buf     []byte
 }
 
 // New returns a terminal sink writing to w (os.Stdout when nil).
@@ -34,7 +38,7 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
-	s.buf, _, err = lines.Append(s.buf[:0], s.enc, msgs)
+	s.buf, _, err = s.appendLines(msgs)
 	if err != nil {
 		return err
 	}
@@ -44,3 +48,10 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 
 // Close does nothing: standard output stays open.
 func (s *Sink) Close() error { return nil }
+
+func (s *Sink) appendLines(msgs []*message.Message) ([]byte, int, error) {
+	if s.Grouped {
+		return lines.AppendGrouped(s.buf[:0], s.enc, msgs)
+	}
+	return lines.Append(s.buf[:0], s.enc, msgs)
+}

@@ -5,6 +5,7 @@ package lines
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -29,6 +30,61 @@ func Append(dst []byte, enc encoding.Encoder, msgs []*message.Message) ([]byte, 
 			dst = append(dst, '\n')
 			n++
 		}
+	}
+	return dst, n, nil
+}
+
+// AppendGrouped writes the seed-era `type: alert` shape: the events of the
+// messages grouped by node and container, one line per group,
+// {"groupId": "<node>/<container>", "observations": [...]}, groups in order
+// of first appearance.
+func AppendGrouped(dst []byte, enc encoding.Encoder, msgs []*message.Message) ([]byte, int, error) {
+	type group struct {
+		id     string
+		events []*sysflow.Event
+	}
+	var groups []*group
+	index := map[string]*group{}
+	n := 0
+	for _, m := range msgs {
+		b := sysflow.BatchOf(m)
+		if b == nil {
+			return dst, 0, fmt.Errorf("message %s carries no batch", m.UUID)
+		}
+		for _, ev := range b.Events {
+			node, ctr := "", ""
+			if ev.Header != nil {
+				node = ev.Header.Exporter
+			}
+			if ev.Container != nil {
+				ctr = ev.Container.ID
+			}
+			id := node + "/" + ctr
+			g, ok := index[id]
+			if !ok {
+				g = &group{id: id}
+				index[id] = g
+				groups = append(groups, g)
+			}
+			g.events = append(g.events, ev)
+			n++
+		}
+	}
+	for _, g := range groups {
+		dst = append(dst, `{"groupId":`...)
+		dst = strconv.AppendQuote(dst, g.id)
+		dst = append(dst, `,"observations":[`...)
+		for i, ev := range g.events {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			dst, err = enc.AppendEvent(dst, ev)
+			if err != nil {
+				return dst, 0, err
+			}
+		}
+		dst = append(dst, "]}\n"...)
 	}
 	return dst, n, nil
 }
