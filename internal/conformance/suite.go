@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -28,6 +29,9 @@ type Features struct {
 	Restart func(t *testing.T)
 	// Timeout bounds each wait for delivery (default 30s).
 	Timeout time.Duration
+	// Only, when set, names the tests to run (e.g. "Reconnect" against a
+	// server of the test's own while the rest runs against a shared one).
+	Only []string
 }
 
 // Pair is one destination as a backend exposes it to the suite.
@@ -67,6 +71,9 @@ func Run(t *testing.T, f Features, setup Setup) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if len(f.Only) > 0 && !slices.Contains(f.Only, tc.name) {
+				t.Skip("not selected by Features.Only")
+			}
 			if !tc.need {
 				t.Skip("the backend does not claim this feature")
 			}
@@ -378,7 +385,6 @@ func testCloseWhileBusy(t *testing.T, f Features, setup Setup) {
 		t.Fatal("Publish after Close succeeded")
 	}
 }
-
 
 func testReconnect(t *testing.T, f Features, setup Setup) {
 	p := setup(t)
