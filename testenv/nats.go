@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -40,6 +41,8 @@ type NATSOptions struct {
 	StoreDir string
 	// Token, when set, is required from clients.
 	Token string
+	// TLS, when set, makes the server require TLS with this configuration.
+	TLS *tls.Config
 }
 
 // NATSServer is an embedded nats-server with JetStream that can be stopped
@@ -85,6 +88,9 @@ func (n *NATSServer) Start() error {
 		Authorization: n.opts.Token,
 		NoSigs:        true,
 		NoLog:         true,
+	}
+	if n.opts.TLS != nil {
+		so.TLS, so.TLSConfig, so.TLSTimeout = true, n.opts.TLS, 5
 	}
 	var lastErr error
 	deadline := time.Now().Add(5 * time.Second)
