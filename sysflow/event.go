@@ -21,6 +21,12 @@ type Event struct {
 	File      *File // FE, FF
 	NewFile   *File // FE rename/link/symlink
 
+	// The file references as the event carries them, known even when the
+	// File records are missing (FE, FF). NewFileOID points into the
+	// immutable FileEvent record; nil when the event names no second file.
+	FileOID    FOID
+	NewFileOID *FOID
+
 	TS        int64
 	EndTS     int64
 	TID       int64
@@ -57,7 +63,8 @@ type Match struct {
 // Priority of a rule: the reference's three levels.
 type Priority int
 
-// Priorities as the reference numbers them in its JSON output.
+// Priorities. The reference's JSON output numbers them one higher
+// (low 1, medium 2, high 3); encoders add the offset.
 const (
 	PriorityLow    Priority = 0
 	PriorityMedium Priority = 1

@@ -1,0 +1,509 @@
+package json
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/sfconnector/sfconnector/sysflow"
+)
+
+// SchemaVersion is the "version" every record starts with: the version of
+// the reference processor's JSON shape.
+const SchemaVersion = 5
+
+// Options selects the output shape.
+type Options struct {
+	// Flat writes one object keyed by policy field names
+	// ({"sf.type":"FF","sf.proc.exe":"/usr/bin/python3",...}) instead of
+	// the reference's nested sections.
+	Flat bool
+}
+
+// Encoder writes flat events as JSON objects, one per event, with no
+// trailing newline. It keeps no state between events and is safe for
+// concurrent use.
+type Encoder struct {
+	opts Options
+	flat []flatField
+}
+
+type flatField struct {
+	f       *sysflow.Field
+	section func(*sysflow.Event) bool
+	raw     bool // embed the value as JSON (texts we generate ourselves)
+}
+
+// New returns an Encoder.
+func New(opts Options) *Encoder {
+	e := &Encoder{opts: opts}
+	if opts.Flat {
+		for _, name := range sysflow.FieldNames() {
+			f, _ := sysflow.LookupField(name)
+			e.flat = append(e.flat, flatField{f: f, section: sectionOf(name),
+				raw: f.JSON && strings.HasPrefix(name, "sf.pod.")})
+		}
+	}
+	return e
+}
+
+// sectionOf says when a field belongs to an event: the flat object lists
+// exactly the fields of the sections the nested shape would write.
+func sectionOf(name string) func(*sysflow.Event) bool {
+	switch {
+	case strings.HasPrefix(name, "sf.proc."):
+		return (*sysflow.Event).HasProcess
+	case strings.HasPrefix(name, "sf.pproc."):
+		return func(e *sysflow.Event) bool { return e.ParentOID != nil }
+	case strings.HasPrefix(name, "sf.file."):
+		return (*sysflow.Event).HasFile
+	case strings.HasPrefix(name, "sf.flow."):
+		return (*sysflow.Event).HasFlow
+	case strings.HasPrefix(name, "sf.net."):
+		return (*sysflow.Event).HasNet
+	case strings.HasPrefix(name, "sf.container."):
+		return func(e *sysflow.Event) bool { return e.Container != nil }
+	case strings.HasPrefix(name, "sf.pod."):
+		return func(e *sysflow.Event) bool { return e.Pod != nil }
+	case strings.HasPrefix(name, "sf.ke."):
+		return func(e *sysflow.Event) bool { return e.K8s != nil }
+	}
+	return func(*sysflow.Event) bool { return true }
+}
+
+// AppendEvent appends the JSON object of ev to dst.
+func (e *Encoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
+	if e.opts.Flat {
+		return e.appendFlat(dst, ev), nil
+	}
+	return appendNested(dst, ev), nil
+}
+
+// appendNested writes the reference's shape: the event's own fields, then
+// its sections in alphabetical order (container, file, flow, k8s, meta,
+// net, node, pod, pproc, proc), then the policy matches.
+func appendNested(b []byte, ev *sysflow.Event) []byte {
+	b = append(b, `{"version":`...)
+	b = strconv.AppendInt(b, SchemaVersion, 10)
+	b = append(b, `,"endts":`...)
+	b = strconv.AppendInt(b, ev.EndTS, 10)
+	b = append(b, `,"opflags":`...)
+	var ops [24]string
+	b = appendStrings(b, sysflow.OpFlagNames(ops[:0], ev.OpFlags, ev.Kind))
+	b = append(b, `,"ret":`...)
+	b = strconv.AppendInt(b, int64(ev.Ret), 10)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, ev.TS, 10)
+	b = append(b, `,"type":`...)
+	b = AppendString(b, ev.Kind.TypeName())
+
+	if c := ev.Container; c != nil {
+		b = append(b, `,"container":{"id":`...)
+		b = AppendString(b, c.ID)
+		b = append(b, `,"image":`...)
+		b = AppendString(b, c.Image)
+		b = append(b, `,"imageid":`...)
+		b = AppendString(b, c.ImageID)
+		b = append(b, `,"name":`...)
+		b = AppendString(b, c.Name)
+		b = append(b, `,"privileged":`...)
+		if c.Privileged {
+			b = append(b, '1')
+		} else {
+			b = append(b, '0')
+		}
+		b = append(b, `,"type":`...)
+		b = AppendString(b, sysflow.ContainerTypeName(c.Type))
+		b = append(b, '}')
+	}
+	if ev.HasFile() {
+		b = appendFile(b, ev)
+	}
+	if ev.HasFlow() {
+		b = append(b, `,"flow":{"rbytes":`...)
+		b = strconv.AppendInt(b, ev.RBytes, 10)
+		b = append(b, `,"rops":`...)
+		b = strconv.AppendInt(b, ev.ROps, 10)
+		b = append(b, `,"wbytes":`...)
+		b = strconv.AppendInt(b, ev.WBytes, 10)
+		b = append(b, `,"wops":`...)
+		b = strconv.AppendInt(b, ev.WOps, 10)
+		b = append(b, '}')
+	}
+	if ev.K8s != nil {
+		b = append(b, `,"k8s":{"action":`...)
+		b = AppendString(b, ev.K8sActionName())
+		b = append(b, `,"kind":`...)
+		b = AppendString(b, ev.K8sKindName())
+		b = append(b, `,"message":`...)
+		b = AppendString(b, ev.K8sMessage())
+		b = append(b, '}')
+	}
+	var version int64
+	var exporter, ip string
+	if h := ev.Header; h != nil {
+		version, exporter, ip = h.Version, h.Exporter, h.IP
+	}
+	b = append(b, `,"meta":{"schema":`...)
+	b = strconv.AppendInt(b, version, 10)
+	b = append(b, `,"tracename":`...)
+	b = AppendString(b, ev.TraceName())
+	b = append(b, '}')
+	if ev.HasNet() {
+		b = append(b, `,"net":{"dip":"`...)
+		b = sysflow.AppendIPv4(b, uint32(ev.DIP))
+		b = append(b, `","dport":`...)
+		b = strconv.AppendInt(b, int64(ev.DPort), 10)
+		b = append(b, `,"ip":["`...)
+		b = sysflow.AppendIPv4(b, uint32(ev.SIP))
+		b = append(b, `","`...)
+		b = sysflow.AppendIPv4(b, uint32(ev.DIP))
+		b = append(b, `"],"port":[`...)
+		b = strconv.AppendInt(b, int64(ev.SPort), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(ev.DPort), 10)
+		b = append(b, `],"proto":`...)
+		b = strconv.AppendInt(b, int64(ev.Proto), 10)
+		b = append(b, `,"sip":"`...)
+		b = sysflow.AppendIPv4(b, uint32(ev.SIP))
+		b = append(b, `","sport":`...)
+		b = strconv.AppendInt(b, int64(ev.SPort), 10)
+		b = append(b, '}')
+	}
+	b = append(b, `,"node":{"id":`...)
+	b = AppendString(b, exporter)
+	b = append(b, `,"ip":`...)
+	b = AppendString(b, ip)
+	b = append(b, '}')
+	if p := ev.Pod; p != nil {
+		b = append(b, `,"pod":{"hostip":`...)
+		b = sysflow.AppendPodIPsJSON(b, p.HostIP)
+		b = append(b, `,"id":`...)
+		b = AppendString(b, p.ID)
+		b = append(b, `,"internalip":`...)
+		b = sysflow.AppendPodIPsJSON(b, p.InternalIP)
+		b = append(b, `,"name":`...)
+		b = AppendString(b, p.Name)
+		b = append(b, `,"namespace":`...)
+		b = AppendString(b, p.Namespace)
+		b = append(b, `,"nodename":`...)
+		b = AppendString(b, p.NodeName)
+		b = append(b, `,"restartcnt":`...)
+		b = strconv.AppendInt(b, p.RestartCount, 10)
+		b = append(b, `,"services":`...)
+		b = sysflow.AppendPodServicesJSON(b, p.Services)
+		b = append(b, `,"ts":`...)
+		b = strconv.AppendInt(b, p.TS, 10)
+		b = append(b, '}')
+	}
+	if ev.ParentOID != nil {
+		b = appendParent(b, ev)
+	}
+	if ev.HasProcess() {
+		b = appendProc(b, ev)
+	}
+	b = appendMatches(b, ev)
+	return append(b, '}')
+}
+
+func appendFile(b []byte, ev *sysflow.Event) []byte {
+	path, symlink := "", ""
+	if ev.File != nil {
+		path, symlink = sysflow.SplitPath(ev.File.Path)
+	}
+	newPath, newSymlink := "", ""
+	if ev.NewFile != nil {
+		newPath, newSymlink = sysflow.SplitPath(ev.NewFile.Path)
+	}
+	b = append(b, `,"file":{"directory":`...)
+	b = AppendString(b, ev.FileDirectory())
+	b = append(b, `,"fd":`...)
+	b = strconv.AppendInt(b, int64(ev.FD), 10)
+	b = append(b, `,"is_open_read":`...)
+	b = strconv.AppendBool(b, ev.IsOpenRead())
+	b = append(b, `,"is_open_write":`...)
+	b = strconv.AppendBool(b, ev.IsOpenWrite())
+	b = append(b, `,"name":`...)
+	b = AppendString(b, ev.FileName())
+	b = append(b, `,"newdirectory":`...)
+	b = AppendString(b, ev.NewFileDirectory())
+	b = append(b, `,"newname":`...)
+	b = AppendString(b, ev.NewFileName())
+	b = append(b, `,"newoid":"`...)
+	if ev.NewFileOID != nil {
+		b = appendHex(b, ev.NewFileOID[:])
+	}
+	b = append(b, `","newpath":`...)
+	b = AppendString(b, newPath)
+	b = append(b, `,"newsymlink":`...)
+	b = AppendString(b, newSymlink)
+	b = append(b, `,"oid":"`...)
+	b = appendHex(b, ev.FileOID[:])
+	b = append(b, `","openflags":`...)
+	var flags [16]string
+	b = appendStrings(b, sysflow.OpenFlagNames(flags[:0], ev.OpenFlags))
+	b = append(b, `,"path":`...)
+	b = AppendString(b, path)
+	b = append(b, `,"symlink":`...)
+	b = AppendString(b, symlink)
+	b = append(b, `,"type":`...)
+	b = AppendString(b, ev.FileType())
+	return append(b, '}')
+}
+
+// appendProcCommon writes the keys the proc and pproc sections share, from
+// args to user, for process p (nil: its record is missing and only the
+// OID is known).
+func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool, tid int64) []byte {
+	var exe, user, group string
+	var uid, gid int64
+	var tty, entry bool
+	if p != nil {
+		exe, user, group = p.Exe, p.UserName, p.GroupName
+		uid, gid, tty, entry = int64(p.UID), int64(p.GID), p.TTY, p.Entry
+	}
+	b = append(b, `"args":`...)
+	b = AppendString(b, sysflow.ProcArgs(p))
+	b = append(b, `,"cmdline":`...)
+	if p != nil {
+		var buf [256]byte
+		b = AppendString(b, bytesToString(sysflow.AppendCmdline(buf[:0], p, !parent)))
+	} else {
+		b = append(b, `""`...)
+	}
+	b = append(b, `,"createts":`...)
+	b = strconv.AppendInt(b, oid.CreateTS, 10)
+	b = append(b, `,"entry":`...)
+	b = strconv.AppendBool(b, entry)
+	b = append(b, `,"exe":`...)
+	b = AppendString(b, exe)
+	b = append(b, `,"gid":`...)
+	b = strconv.AppendInt(b, gid, 10)
+	b = append(b, `,"group":`...)
+	b = AppendString(b, group)
+	b = append(b, `,"name":`...)
+	b = AppendString(b, sysflow.ProcName(p))
+	b = append(b, `,"oid":"`...)
+	b = sysflow.AppendOIDHash(b, oid)
+	b = append(b, `","pid":`...)
+	b = strconv.AppendInt(b, oid.Hpid, 10)
+	if !parent {
+		b = append(b, `,"tid":`...)
+		b = strconv.AppendInt(b, tid, 10)
+	}
+	b = append(b, `,"tty":`...)
+	b = strconv.AppendBool(b, tty)
+	b = append(b, `,"uid":`...)
+	b = strconv.AppendInt(b, uid, 10)
+	b = append(b, `,"user":`...)
+	b = AppendString(b, user)
+	return b
+}
+
+func appendParent(b []byte, ev *sysflow.Event) []byte {
+	b = append(b, `,"pproc":{`...)
+	b = appendProcCommon(b, ev.Parent, *ev.ParentOID, true, 0)
+	return append(b, '}')
+}
+
+func appendProc(b []byte, ev *sysflow.Event) []byte {
+	b = append(b, `,"proc":{"acmdline":[`...)
+	for i, p := range ev.Ancestry {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var buf [256]byte
+		b = AppendString(b, bytesToString(sysflow.AppendCmdline(buf[:0], p, false)))
+	}
+	b = append(b, `],"aexe":[`...)
+	for i, p := range ev.Ancestry {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, p.Exe)
+	}
+	b = append(b, `],"aname":[`...)
+	for i, p := range ev.Ancestry {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, sysflow.ProcName(p))
+	}
+	b = append(b, `],"apid":[`...)
+	for i, p := range ev.Ancestry {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, p.OID.Hpid, 10)
+	}
+	b = append(b, `],`...)
+	b = appendProcCommon(b, ev.Proc, ev.ProcOID, false, ev.TID)
+	return append(b, '}')
+}
+
+// appendMatches writes the alert part: "policies" with every matched rule
+// (priority numbered as the reference does, low 1 to high 3) and the
+// de-duplicated "tags" (FIELDS.md, intentional difference 5). Neither key
+// appears when empty, as in the reference.
+func appendMatches(b []byte, ev *sysflow.Event) []byte {
+	if len(ev.Matches) > 0 {
+		b = append(b, `,"policies":[`...)
+		for i := range ev.Matches {
+			m := &ev.Matches[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = AppendString(b, m.Rule)
+			b = append(b, `,"desc":`...)
+			b = AppendString(b, m.Desc)
+			b = append(b, `,"priority":`...)
+			b = strconv.AppendInt(b, int64(m.Priority)+1, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendTags(b, ev.Tags)
+	return b
+}
+
+func appendTags(b []byte, tags []string) []byte {
+	n := 0
+	for i, t := range tags {
+		if seenBefore(tags, i) {
+			continue
+		}
+		if n == 0 {
+			b = append(b, `,"tags":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = AppendString(b, t)
+		n++
+	}
+	if n > 0 {
+		b = append(b, ']')
+	}
+	return b
+}
+
+// seenBefore reports whether tags[i] occurs earlier in tags (tag lists are
+// short: a quadratic scan beats a map).
+func seenBefore(tags []string, i int) bool {
+	for _, t := range tags[:i] {
+		if t == tags[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Encoder) appendFlat(b []byte, ev *sysflow.Event) []byte {
+	b = append(b, '{')
+	first := true
+	var list [32]string
+	for i := range e.flat {
+		ff := &e.flat[i]
+		if !ff.section(ev) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = AppendString(b, ff.f.Name)
+		b = append(b, ':')
+		switch ff.f.Kind {
+		case sysflow.FieldInt:
+			b = strconv.AppendInt(b, ff.f.Int(ev), 10)
+		case sysflow.FieldBool:
+			b = strconv.AppendBool(b, ff.f.Bool(ev))
+		case sysflow.FieldList:
+			b = appendStrings(b, ff.f.List(ev, list[:0]))
+		default:
+			v := ff.f.Str(ev)
+			if ff.raw && v != "" {
+				b = append(b, v...)
+			} else {
+				b = AppendString(b, v)
+			}
+		}
+	}
+	if first {
+		// Cannot happen (sf.type and sf.ts always apply), but keep the
+		// object valid if the registry ever changes.
+		b = append(b, `"sf.type":`...)
+		b = AppendString(b, ev.Kind.TypeName())
+	}
+	b = appendMatches(b, ev)
+	return append(b, '}')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, s)
+	}
+	return append(b, ']')
+}
+
+func appendHex(b []byte, v []byte) []byte {
+	const digits = "0123456789abcdef"
+	for _, c := range v {
+		b = append(b, digits[c>>4], digits[c&0xf])
+	}
+	return b
+}
+
+// bytesToString views b as a string for the duration of one AppendString
+// call, which copies it; b is not modified meanwhile.
+func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// AppendString appends s as a JSON string. Control characters, quotes and
+// backslashes are escaped; invalid UTF-8 bytes become U+FFFD, so the output
+// is always valid JSON. HTML characters are written as they are.
+func AppendString(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

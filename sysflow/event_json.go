@@ -1,0 +1,134 @@
+package sysflow
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// The pod's address lists and services are JSON-valued fields: policies
+// read them as JSON text with a path suffix (sf.pod.services[0.clusterip.0])
+// and the JSON encoder embeds the same text, so both see one shape.
+
+// AppendPodIPsJSON appends a JSON array of dotted addresses. The collector
+// stores each IPv4 address in the low 32 bits of a long, like the 32-bit
+// addresses of network flows.
+func AppendPodIPsJSON(dst []byte, ips []int64) []byte {
+	dst = append(dst, '[')
+	for i, ip := range ips {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = AppendIPv4(dst, uint32(ip))
+		dst = append(dst, '"')
+	}
+	return append(dst, ']')
+}
+
+// AppendPodServicesJSON appends the pod's services as the reference's JSON
+// output writes them: [{"id","name","namespace","clusterIP":[...],
+// "ports":[{"port","targetport","nodeport","proto"}]}].
+func AppendPodServicesJSON(dst []byte, svcs []Service) []byte {
+	dst = append(dst, '[')
+	for i := range svcs {
+		s := &svcs[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = appendJSONString(dst, s.ID)
+		dst = append(dst, `,"name":`...)
+		dst = appendJSONString(dst, s.Name)
+		dst = append(dst, `,"namespace":`...)
+		dst = appendJSONString(dst, s.Namespace)
+		dst = append(dst, `,"clusterIP":`...)
+		dst = AppendPodIPsJSON(dst, s.ClusterIP)
+		dst = append(dst, `,"ports":[`...)
+		for j := range s.PortList {
+			p := &s.PortList[j]
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"port":`...)
+			dst = strconv.AppendInt(dst, int64(p.Port), 10)
+			dst = append(dst, `,"targetport":`...)
+			dst = strconv.AppendInt(dst, int64(p.TargetPort), 10)
+			dst = append(dst, `,"nodeport":`...)
+			dst = strconv.AppendInt(dst, int64(p.NodePort), 10)
+			dst = append(dst, `,"proto":`...)
+			dst = appendJSONString(dst, p.Proto)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, "]}"...)
+	}
+	return append(dst, ']')
+}
+
+// PodHostIPJSON, PodInternalIPJSON and PodServicesJSON are the texts of
+// sf.pod.hostip, sf.pod.internalip and sf.pod.services ("" without a pod).
+func (e *Event) PodHostIPJSON() string {
+	if e.Pod == nil {
+		return ""
+	}
+	return string(AppendPodIPsJSON(nil, e.Pod.HostIP))
+}
+
+// PodInternalIPJSON is sf.pod.internalip.
+func (e *Event) PodInternalIPJSON() string {
+	if e.Pod == nil {
+		return ""
+	}
+	return string(AppendPodIPsJSON(nil, e.Pod.InternalIP))
+}
+
+// PodServicesJSON is sf.pod.services.
+func (e *Event) PodServicesJSON() string {
+	if e.Pod == nil {
+		return ""
+	}
+	return string(AppendPodServicesJSON(nil, e.Pod.Services))
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD so that the output is always valid JSON.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
