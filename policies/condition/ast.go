@@ -246,3 +246,25 @@ func Walk(e Expr, fn func(Expr) bool) {
 		Walk(e.X, fn)
 	}
 }
+
+// LookupOp returns the operator spelled s: a symbol (=, ==, !=, <, <=, >, >=)
+// or a word (contains, in, pmatch, ...). Policy exceptions name their
+// comparisons this way.
+func LookupOp(s string) (Op, bool) {
+	switch s {
+	case "=", "==":
+		return OpEq, true
+	case "!=":
+		return OpNeq, true
+	case "<":
+		return OpLt, true
+	case "<=":
+		return OpLe, true
+	case ">":
+		return OpGt, true
+	case ">=":
+		return OpGe, true
+	}
+	op, ok := keywordOps[s]
+	return op, ok
+}

@@ -344,6 +344,10 @@ func (p *parser) primary() (Expr, error) {
 		}
 		c.Right = items
 	default:
+		if p.tok.kind == tOp && (p.tok.text == "<" || p.tok.text == ">") {
+			// Falco's event direction values: evt.dir = < (exit), > (enter).
+			p.tok.kind = tWord
+		}
 		r, err := p.operand(fmt.Sprintf("a value after '%s'", op))
 		if err != nil {
 			return nil, err

@@ -34,6 +34,7 @@ func TestParse(t *testing.T) {
 		{"path values", "sf.file.directory=/ or sf.file.path startswith /root/.m2", "sf.file.directory = / or sf.file.path startswith /root/.m2"},
 		{"bang inside word", "a = b!c", "a = b!c"},
 		{"macro alone", "interactive", "interactive"},
+		{"direction values", "evt.dir=< and evt.dir = >", "evt.dir = '<' and evt.dir = '>'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,906 @@
+package policies
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/casbin/govaluate"
+	"github.com/sfconnector/sfconnector/policies/condition"
+	"github.com/sfconnector/sfconnector/sysflow"
+)
+
+// cnode is a compiled condition: macros inlined, lists expanded, != turned
+// into not =, comparisons between literals folded to constants. Leaves
+// index the set's leaf table.
+type cnode struct {
+	op   cop
+	val  bool // cConst
+	leaf int32
+	kids []*cnode
+}
+
+type cop uint8
+
+const (
+	cConst cop = iota
+	cLeaf
+	cAnd
+	cOr
+	cNot
+)
+
+var (
+	trueNode  = &cnode{op: cConst, val: true}
+	falseNode = &cnode{op: cConst, val: false}
+)
+
+func constNode(b bool) *cnode {
+	if b {
+		return trueNode
+	}
+	return falseNode
+}
+
+// junction builds an and (isAnd) or an or, flattening nested ones and
+// folding constants.
+func junction(isAnd bool, kids []*cnode) *cnode {
+	op := cOr
+	if isAnd {
+		op = cAnd
+	}
+	var out []*cnode
+	for _, k := range kids {
+		switch {
+		case k.op == cConst && k.val == isAnd:
+			continue // neutral element
+		case k.op == cConst:
+			return k // absorbing element
+		case k.op == op:
+			out = append(out, k.kids...)
+		default:
+			out = append(out, k)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return constNode(isAnd)
+	case 1:
+		return out[0]
+	}
+	return &cnode{op: op, kids: out}
+}
+
+func notNode(x *cnode) *cnode {
+	switch x.op {
+	case cConst:
+		return constNode(!x.val)
+	case cNot:
+		return x.kids[0]
+	}
+	return &cnode{op: cNot, kids: []*cnode{x}}
+}
+
+// leaf is one comparison, shared by every rule that makes it.
+type leaf struct {
+	key    string // canonical text; equal keys are the same comparison
+	fields []*sysflow.Field
+	eval   func(p *Evaluator) bool
+	// The record kinds on which the leaf can be true, and false.
+	canTrue, canFalse kindMask
+}
+
+// opnd is a resolved operand: a field, or a literal string.
+type opnd struct {
+	field *sysflow.Field
+	lit   string
+}
+
+func (o opnd) String() string {
+	if o.field != nil {
+		return o.field.Name
+	}
+	return quoteLit(o.lit)
+}
+
+func quoteLit(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// cctx says where the condition being compiled comes from.
+type cctx struct {
+	item string                                // label for diagnostics
+	pos  func(off int) (Position, string)      // offset -> file position and source line
+	soft bool                                  // an unused macro: unresolved names are warnings
+	rule string                                // the rule using it, for macro labels
+	at   func() (Position, string)             // fixed position (exceptions), when pos is nil
+}
+
+func (c *cctx) where(off int) (Position, string) {
+	if c.pos != nil {
+		return c.pos(off)
+	}
+	return c.at()
+}
+
+// falcoClasses are the first segments of Falco field names: a word starting
+// with one of them followed by a dot is taken for a field name, so that a
+// misspelt field on the right of a comparison is reported.
+var falcoClasses = set("sf", "proc", "thread", "fd", "fdlist", "evt", "syscall", "user", "group",
+	"container", "k8s", "ka", "k8saudit", "span", "mesos", "jevt", "pod")
+
+func looksLikeField(w string) bool {
+	dot := strings.IndexByte(w, '.')
+	if dot <= 0 || dot == len(w)-1 || !falcoClasses[w[:dot]] {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !(c == '.' || c == '_' || c == '[' || c == ']' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// report adds a diagnostic at an offset of the condition being compiled.
+func (l *loader) report(ctx *cctx, sev Severity, off int, format string, args ...any) {
+	if ctx.soft && sev == SeverityError {
+		sev = SeverityWarning
+	}
+	pos, src := ctx.where(off)
+	l.diags.add(sev, pos, ctx.item, src, format, args...)
+}
+
+// fieldAt resolves an operand in field position (left of an operator). An
+// unknown name is a warning and reads as a literal string, as in the
+// reference.
+func (l *loader) fieldAt(ctx *cctx, o condition.Operand) opnd {
+	if o.Quoted {
+		return opnd{lit: o.Text}
+	}
+	if f, ok := l.opts.Fields.LookupField(o.Text); ok {
+		return opnd{field: f}
+	}
+	l.unknownField(ctx, o.At, o.Text)
+	return opnd{lit: o.Text}
+}
+
+func (l *loader) unknownField(ctx *cctx, off int, name string) {
+	hint := ""
+	if c := l.opts.Fields.ClosestField(name); c != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", c)
+	}
+	sev := SeverityWarning
+	l.report(ctx, sev, off, "unknown field %s%s; read as the literal string %q", name, hint, name)
+}
+
+// valueAt resolves an operand in value position (right of a binary
+// operator): a field when the name is one, else a literal.
+func (l *loader) valueAt(ctx *cctx, o condition.Operand, op condition.Op) opnd {
+	if o.Quoted {
+		return opnd{lit: o.Text}
+	}
+	if f, ok := l.opts.Fields.LookupField(o.Text); ok {
+		return opnd{field: f}
+	}
+	if looksLikeField(o.Text) {
+		l.unknownField(ctx, o.At, o.Text)
+	} else if _, isList := l.lists[o.Text]; isList {
+		l.report(ctx, SeverityWarning, o.At, "%s is a list, but '%s' compares with its name as a literal string; use 'in (%s)' or 'pmatch (%s)'", o.Text, op, o.Text, o.Text)
+	}
+	return opnd{lit: o.Text}
+}
+
+// items expands the operands of a set operator: list names are replaced by
+// their items, recursively; anything else is a literal.
+func (l *loader) items(ctx *cctx, ops []condition.Operand) []string {
+	var out []string
+	for _, o := range ops {
+		if !o.Quoted {
+			if ld, ok := l.lists[o.Text]; ok {
+				out = append(out, l.expandList(ld, ctx, o.At)...)
+				continue
+			}
+		}
+		out = append(out, o.Text)
+	}
+	return out
+}
+
+func (l *loader) expandList(ld *listDef, ctx *cctx, off int) []string {
+	switch ld.state {
+	case 2:
+		return ld.expanded
+	case 1:
+		l.diags.add(SeverityError, ld.pos, fmt.Sprintf("list %q", ld.name), "", "list %q contains itself", ld.name)
+		return nil
+	}
+	ld.state = 1
+	var out []string
+	for _, it := range ld.items {
+		if !it.quoted {
+			if sub, ok := l.lists[it.text]; ok {
+				out = append(out, l.expandList(sub, ctx, off)...)
+				continue
+			}
+		}
+		out = append(out, it.text)
+	}
+	ld.expanded, ld.state = out, 2
+	return out
+}
+
+// compileExpr compiles a parsed condition.
+func (l *loader) compileExpr(e condition.Expr, ctx *cctx) *cnode {
+	switch e := e.(type) {
+	case *condition.And:
+		kids := make([]*cnode, len(e.Terms))
+		for i, t := range e.Terms {
+			kids[i] = l.compileExpr(t, ctx)
+		}
+		return junction(true, kids)
+	case *condition.Or:
+		kids := make([]*cnode, len(e.Terms))
+		for i, t := range e.Terms {
+			kids[i] = l.compileExpr(t, ctx)
+		}
+		return junction(false, kids)
+	case *condition.Not:
+		return notNode(l.compileExpr(e.X, ctx))
+	case *condition.Bool:
+		return constNode(e.Value)
+	case *condition.Ref:
+		return l.ref(e, ctx)
+	case *condition.Compare:
+		return l.compare(e, ctx)
+	}
+	panic(fmt.Sprintf("policies: unexpected condition node %T", e))
+}
+
+func (l *loader) ref(e *condition.Ref, ctx *cctx) *cnode {
+	if m, ok := l.macros[e.Name]; ok {
+		return l.compileMacro(m, ctx)
+	}
+	switch {
+	case l.lists[e.Name] != nil:
+		l.report(ctx, SeverityError, e.At, "%s is a list, not a macro: it cannot stand alone as a condition", e.Name)
+	case l.isField(e.Name):
+		l.report(ctx, SeverityError, e.At, "field %s stands alone; compare it (%s = true, %s exists)", e.Name, e.Name, e.Name)
+	default:
+		hint := ""
+		if c := closest(e.Name, l.macroNames()); c != "" {
+			hint = fmt.Sprintf(" (did you mean %s?)", c)
+		}
+		l.report(ctx, SeverityError, e.At, "unknown macro %s%s", e.Name, hint)
+	}
+	return falseNode
+}
+
+func (l *loader) isField(name string) bool {
+	_, ok := l.opts.Fields.LookupField(name)
+	return ok
+}
+
+func (l *loader) macroNames() []string {
+	names := make([]string, 0, len(l.macros))
+	for n := range l.macros {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// compileMacro compiles a macro once; every use shares the result, and its
+// diagnostics are reported once, naming the first rule that uses it.
+func (l *loader) compileMacro(m *macroDef, user *cctx) *cnode {
+	switch m.state {
+	case 2:
+		return m.node
+	case 1:
+		l.diags.add(SeverityError, m.pos, fmt.Sprintf("macro %q", m.name), "", "macro %q uses itself", m.name)
+		return falseNode
+	}
+	m.state = 1
+	m.used = m.used || !user.soft
+	label := fmt.Sprintf("macro %q", m.name)
+	if user.rule != "" {
+		label = fmt.Sprintf("macro %q (used by %s)", m.name, user.rule)
+	}
+	ctx := &cctx{item: label, pos: m.cond.pos, soft: user.soft, rule: user.rule}
+	m.node = l.parseAndCompile(m.cond.String(), ctx)
+	m.state = 2
+	return m.node
+}
+
+func (l *loader) parseAndCompile(text string, ctx *cctx) *cnode {
+	e, err := condition.Parse(text)
+	if err != nil {
+		var se *condition.SyntaxError
+		if errors.As(err, &se) {
+			pos, src := ctx.where(se.Offset)
+			msg := "syntax error: " + se.Msg
+			if se.Near != "" {
+				msg += fmt.Sprintf(" near %q", se.Near)
+			}
+			l.diags.add(SeverityError, pos, ctx.item, src, "%s", msg)
+		} else {
+			pos, src := ctx.where(0)
+			l.diags.add(SeverityError, pos, ctx.item, src, "%v", err)
+		}
+		return falseNode
+	}
+	return l.compileExpr(e, ctx)
+}
+
+func (l *loader) compare(c *condition.Compare, ctx *cctx) *cnode {
+	lhs := l.fieldAt(ctx, c.Left)
+	switch {
+	case c.Op == condition.OpExists:
+		return l.build(ctx, c.At, c.Op, lhs, nil)
+	case c.Op.IsSet():
+		vals := l.items(ctx, c.Right)
+		rhs := make([]opnd, len(vals))
+		for i, v := range vals {
+			rhs[i] = opnd{lit: v}
+		}
+		return l.build(ctx, c.At, c.Op, lhs, rhs)
+	}
+	rhs := l.valueAt(ctx, c.Right[0], c.Op)
+	return l.build(ctx, c.At, c.Op, lhs, []opnd{rhs})
+}
+
+// build makes the node for lhs op rhs.
+func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd) *cnode {
+	if op == condition.OpNeq {
+		// != is exactly not = (on a list field: no element equals).
+		return notNode(l.build(ctx, off, condition.OpEq, lhs, rhs))
+	}
+	fields := 0
+	if lhs.field != nil {
+		fields++
+	}
+	for _, r := range rhs {
+		if r.field != nil {
+			fields++
+		}
+	}
+	var b strings.Builder
+	b.WriteString(lhs.String())
+	b.WriteByte(' ')
+	b.WriteString(op.String())
+	switch {
+	case op.IsSet():
+		b.WriteString(" (")
+		for i, r := range rhs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(r.String())
+		}
+		b.WriteByte(')')
+	case len(rhs) == 1:
+		b.WriteByte(' ')
+		b.WriteString(rhs[0].String())
+	}
+	key := b.String()
+	if i, ok := l.leafIndex[key]; ok {
+		return &cnode{op: cLeaf, leaf: i}
+	}
+	eval, err := l.makeEval(op, lhs, rhs)
+	if err != nil {
+		l.report(ctx, SeverityError, off, "%v", err)
+		return falseNode
+	}
+	if eval == nil { // the comparison can never hold
+		l.report(ctx, SeverityWarning, off, "%s can never be true: %s", key, l.neverReason)
+		return falseNode
+	}
+	if fields == 0 {
+		// Literals only: the value is known now.
+		return constNode(eval(l.scratch(&sysflow.Event{})))
+	}
+	lf := &leaf{key: key, eval: eval}
+	if lhs.field != nil {
+		lf.fields = append(lf.fields, lhs.field)
+	}
+	for _, r := range rhs {
+		if r.field != nil {
+			lf.fields = append(lf.fields, r.field)
+		}
+	}
+	l.kindsOf(lf)
+	i := int32(len(l.leaves))
+	l.leaves = append(l.leaves, lf)
+	l.leafIndex[key] = i
+	return &cnode{op: cLeaf, leaf: i}
+}
+
+// scratch returns an evaluator positioned on ev, for compile-time
+// evaluation of leaves.
+func (l *loader) scratch(ev *sysflow.Event) *Evaluator {
+	if l.probe == nil {
+		l.probe = &Evaluator{}
+	}
+	l.probe.ev = ev
+	return l.probe
+}
+
+// strTest is a test on one string value.
+type strTest func(string) bool
+
+// stringTest builds the test of op against the literal values.
+func stringTest(op condition.Op, vals []string) (strTest, error) {
+	switch op {
+	case condition.OpEq, condition.OpIn, condition.OpIntersects:
+		switch len(vals) {
+		case 0:
+			return func(string) bool { return false }, nil
+		case 1:
+			v := vals[0]
+			return func(s string) bool { return s == v }, nil
+		}
+		if len(vals) <= 8 {
+			vs := vals
+			return func(s string) bool {
+				for _, v := range vs {
+					if s == v {
+						return true
+					}
+				}
+				return false
+			}, nil
+		}
+		m := make(map[string]struct{}, len(vals))
+		for _, v := range vals {
+			m[v] = struct{}{}
+		}
+		return func(s string) bool { _, ok := m[s]; return ok }, nil
+	case condition.OpPMatch, condition.OpContains:
+		vs := vals
+		if len(vs) == 1 {
+			v := vs[0]
+			return func(s string) bool { return strings.Contains(s, v) }, nil
+		}
+		return func(s string) bool {
+			for _, v := range vs {
+				if strings.Contains(s, v) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	case condition.OpIContains:
+		v := strings.ToLower(vals[0])
+		return func(s string) bool { return containsFold(s, v) }, nil
+	case condition.OpStartsWith:
+		v := vals[0]
+		return func(s string) bool { return strings.HasPrefix(s, v) }, nil
+	case condition.OpEndsWith:
+		v := vals[0]
+		return func(s string) bool { return strings.HasSuffix(s, v) }, nil
+	case condition.OpGlob:
+		g, err := compileGlob(vals[0])
+		if err != nil {
+			return nil, err
+		}
+		return g.match, nil
+	case condition.OpRegex:
+		re, err := regexp.Compile(`^(?:` + vals[0] + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("bad regular expression %q: %w", vals[0], err)
+		}
+		return re.MatchString, nil
+	}
+	return nil, fmt.Errorf("operator %s cannot compare strings", op)
+}
+
+// containsFold reports whether s contains lower (already lower case),
+// ignoring ASCII case, without allocating.
+func containsFold(s, lower string) bool {
+	n := len(lower)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalInt parses s as an integer written the way an int field prints
+// (decimal, no sign for positives, no leading zeros).
+func canonicalInt(s string) (int64, bool) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(v, 10) != s {
+		return 0, false
+	}
+	return v, true
+}
+
+// makeEval builds the evaluation of a comparison. A nil function with a nil
+// error means the comparison can never hold (l.neverReason says why).
+func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, error) {
+	l.neverReason = ""
+	rhsField := false
+	for _, r := range rhs {
+		if r.field != nil {
+			rhsField = true
+		}
+	}
+	if op == condition.OpExists {
+		return existsEval(lhs), nil
+	}
+	if op.IsOrdering() {
+		return l.orderingEval(op, lhs, rhs)
+	}
+	if rhsField && (op == condition.OpGlob || op == condition.OpRegex) {
+		return nil, fmt.Errorf("the pattern of '%s' must be a literal, not a field", op)
+	}
+	if lhs.field == nil || rhsField {
+		return genericEval(op, lhs, rhs)
+	}
+	vals := make([]string, len(rhs))
+	for i, r := range rhs {
+		vals[i] = r.lit
+	}
+	f := lhs.field
+	switch f.Kind {
+	case sysflow.FieldInt:
+		if op == condition.OpEq || op == condition.OpIn || op == condition.OpIntersects {
+			var ints []int64
+			for _, v := range vals {
+				if n, ok := canonicalInt(v); ok {
+					ints = append(ints, n)
+				}
+			}
+			if len(ints) == 0 {
+				l.neverReason = fmt.Sprintf("%s is an integer field and no value is an integer", f.Name)
+				return nil, nil
+			}
+			get := f.Int
+			if len(ints) == 1 {
+				n := ints[0]
+				return func(p *Evaluator) bool { return get(p.ev) == n }, nil
+			}
+			return func(p *Evaluator) bool {
+				v := get(p.ev)
+				for _, n := range ints {
+					if v == n {
+						return true
+					}
+				}
+				return false
+			}, nil
+		}
+		t, err := stringTest(op, vals)
+		if err != nil {
+			return nil, err
+		}
+		get := f.Int
+		return func(p *Evaluator) bool {
+			p.buf = strconv.AppendInt(p.buf[:0], get(p.ev), 10)
+			return t(unsafe.String(unsafe.SliceData(p.buf), len(p.buf)))
+		}, nil
+	case sysflow.FieldBool:
+		t, err := stringTest(op, vals)
+		if err != nil {
+			return nil, err
+		}
+		whenTrue, whenFalse := t("true"), t("false")
+		if !whenTrue && !whenFalse {
+			l.neverReason = fmt.Sprintf("%s is a boolean field (true or false)", f.Name)
+			return nil, nil
+		}
+		get := f.Bool
+		return func(p *Evaluator) bool {
+			if get(p.ev) {
+				return whenTrue
+			}
+			return whenFalse
+		}, nil
+	case sysflow.FieldList:
+		t, err := stringTest(op, vals)
+		if err != nil {
+			return nil, err
+		}
+		get := f.List
+		return func(p *Evaluator) bool {
+			xs := get(p.ev, p.list[:0])
+			hit := false
+			for _, s := range xs {
+				if t(s) {
+					hit = true
+					break
+				}
+			}
+			p.list = xs[:0]
+			return hit
+		}, nil
+	}
+	t, err := stringTest(op, vals)
+	if err != nil {
+		return nil, err
+	}
+	get := f.Str
+	if app := appenders[f.Name]; app != nil {
+		// A composed value (exe + " " + args, a dotted IP): build it in the
+		// evaluator's buffer instead of a new string per record.
+		return func(p *Evaluator) bool {
+			p.buf = app(p.buf[:0], p.ev)
+			return t(unsafe.String(unsafe.SliceData(p.buf), len(p.buf)))
+		}, nil
+	}
+	return func(p *Evaluator) bool { return t(get(p.ev)) }, nil
+}
+
+// appenders write composed field values into a buffer; the accessor would
+// allocate a string on every call.
+var appenders = map[string]func([]byte, *sysflow.Event) []byte{
+	"sf.proc.cmdline": func(b []byte, e *sysflow.Event) []byte {
+		if e.Proc == nil {
+			return b
+		}
+		return sysflow.AppendCmdline(b, e.Proc, true)
+	},
+	"sf.pproc.cmdline": func(b []byte, e *sysflow.Event) []byte {
+		if e.Parent == nil {
+			return b
+		}
+		return sysflow.AppendCmdline(b, e.Parent, false)
+	},
+}
+
+func existsEval(lhs opnd) func(*Evaluator) bool {
+	if lhs.field == nil {
+		v := lhs.lit != ""
+		return func(*Evaluator) bool { return v }
+	}
+	f := lhs.field
+	switch f.Kind {
+	case sysflow.FieldInt:
+		return func(p *Evaluator) bool { return f.Int(p.ev) != 0 }
+	case sysflow.FieldBool:
+		return func(p *Evaluator) bool { return f.Bool(p.ev) }
+	case sysflow.FieldList:
+		return func(p *Evaluator) bool {
+			xs := f.List(p.ev, p.list[:0])
+			n := len(xs)
+			p.list = xs[:0]
+			return n > 0
+		}
+	}
+	return func(p *Evaluator) bool { return f.Str(p.ev) != "" }
+}
+
+// values appends the operand's values as strings (a list field gives its
+// elements). Used by the rare comparisons with a field on the right.
+func (p *Evaluator) values(o opnd, dst []string) []string {
+	if o.field == nil {
+		return append(dst, o.lit)
+	}
+	f := o.field
+	switch f.Kind {
+	case sysflow.FieldList:
+		return f.List(p.ev, dst)
+	case sysflow.FieldInt:
+		return append(dst, strconv.FormatInt(f.Int(p.ev), 10))
+	case sysflow.FieldBool:
+		if f.Bool(p.ev) {
+			return append(dst, "true")
+		}
+		return append(dst, "false")
+	}
+	return append(dst, f.Str(p.ev))
+}
+
+// genericEval compares any operands: true when op holds for any pair of a
+// left value and a right value.
+func genericEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, error) {
+	if _, err := stringTest(op, []string{"x"}); err != nil && op != condition.OpGlob && op != condition.OpRegex {
+		return nil, err
+	}
+	if lhs.field != nil && lhs.field.Kind == sysflow.FieldStr && len(rhs) == 1 && rhs[0].field != nil && rhs[0].field.Kind == sysflow.FieldStr && op == condition.OpEq {
+		a, b := lhs.field.Str, rhs[0].field.Str
+		return func(p *Evaluator) bool { return a(p.ev) == b(p.ev) }, nil
+	}
+	allLit := true
+	for _, r := range rhs {
+		if r.field != nil {
+			allLit = false
+		}
+	}
+	var fixed strTest
+	if allLit {
+		vals := make([]string, len(rhs))
+		for i, r := range rhs {
+			vals[i] = r.lit
+		}
+		t, err := stringTest(op, vals)
+		if err != nil {
+			return nil, err
+		}
+		fixed = t
+	}
+	return func(p *Evaluator) bool {
+		left := p.values(lhs, p.list[:0])
+		defer func() { p.list = left[:0] }()
+		if fixed != nil {
+			for _, s := range left {
+				if fixed(s) {
+					return true
+				}
+			}
+			return false
+		}
+		right := p.list2[:0]
+		for _, r := range rhs {
+			right = p.values(r, right)
+		}
+		p.list2 = right[:0]
+		for _, s := range left {
+			for _, v := range right {
+				t, err := stringTest(op, []string{v})
+				if err == nil && t(s) {
+					return true
+				}
+			}
+		}
+		return false
+	}, nil
+}
+
+// orderingEval compares integers: the operands' values parsed as integers;
+// a value that is not one makes the comparison false.
+func (l *loader) orderingEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, error) {
+	var cmp func(a, b int64) bool
+	switch op {
+	case condition.OpLt:
+		cmp = func(a, b int64) bool { return a < b }
+	case condition.OpLe:
+		cmp = func(a, b int64) bool { return a <= b }
+	case condition.OpGt:
+		cmp = func(a, b int64) bool { return a > b }
+	default:
+		cmp = func(a, b int64) bool { return a >= b }
+	}
+	r := rhs[0]
+	if r.field == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(r.lit), 10, 64)
+		if err != nil {
+			l.neverReason = fmt.Sprintf("'%s' compares integers and %q is not one", op, r.lit)
+			return nil, nil
+		}
+		if f := lhs.field; f != nil && f.Kind == sysflow.FieldInt {
+			get := f.Int
+			switch op { // the common cases without the indirect call
+			case condition.OpLt:
+				return func(p *Evaluator) bool { return get(p.ev) < n }, nil
+			case condition.OpLe:
+				return func(p *Evaluator) bool { return get(p.ev) <= n }, nil
+			case condition.OpGt:
+				return func(p *Evaluator) bool { return get(p.ev) > n }, nil
+			}
+			return func(p *Evaluator) bool { return get(p.ev) >= n }, nil
+		}
+	}
+	if lhs.field != nil && lhs.field.Kind == sysflow.FieldInt && r.field != nil && r.field.Kind == sysflow.FieldInt {
+		a, b := lhs.field.Int, r.field.Int
+		return func(p *Evaluator) bool { return cmp(a(p.ev), b(p.ev)) }, nil
+	}
+	return func(p *Evaluator) bool {
+		left := p.values(lhs, p.list[:0])
+		right := p.values(r, p.list2[:0])
+		hit := false
+	outer:
+		for _, s := range left {
+			a, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				continue
+			}
+			for _, t := range right {
+				b, err := strconv.ParseInt(t, 10, 64)
+				if err == nil && cmp(a, b) {
+					hit = true
+					break outer
+				}
+			}
+		}
+		p.list, p.list2 = left[:0], right[:0]
+		return hit
+	}, nil
+}
+
+// closest returns the candidate nearest to name by edit distance, or ""
+// when none is close.
+func closest(name string, cands []string) string {
+	limit := len(name)/3 + 1
+	if limit < 2 {
+		limit = 2
+	}
+	best, bestD := "", limit+1
+	for _, c := range cands {
+		if d := levenshtein(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		prev := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cur := row[j]
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			row[j] = min(prev+cost, row[j]+1, row[j-1]+1)
+			prev = cur
+		}
+	}
+	return row[len(b)]
+}
+
+// gvText renders a compiled condition as a govaluate expression: each leaf
+// is a parameter p<index> that the Evaluator answers.
+func gvText(n *cnode, b *strings.Builder) {
+	switch n.op {
+	case cConst:
+		if n.val {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case cLeaf:
+		b.WriteByte('p')
+		b.WriteString(strconv.Itoa(int(n.leaf)))
+	case cNot:
+		b.WriteString("!(")
+		gvText(n.kids[0], b)
+		b.WriteByte(')')
+	case cAnd, cOr:
+		sep := " && "
+		if n.op == cOr {
+			sep = " || "
+		}
+		b.WriteByte('(')
+		for i, k := range n.kids {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			gvText(k, b)
+		}
+		b.WriteByte(')')
+	}
+}
+
+func compileGovaluate(n *cnode) (*govaluate.EvaluableExpression, string, error) {
+	var b strings.Builder
+	gvText(n, &b)
+	text := b.String()
+	e, err := govaluate.NewEvaluableExpression(text)
+	return e, text, err
+}
