@@ -113,11 +113,11 @@ func quoteLit(s string) string {
 
 // cctx says where the condition being compiled comes from.
 type cctx struct {
-	item string                                // label for diagnostics
-	pos  func(off int) (Position, string)      // offset -> file position and source line
-	soft bool                                  // an unused macro: unresolved names are warnings
-	rule string                                // the rule using it, for macro labels
-	at   func() (Position, string)             // fixed position (exceptions), when pos is nil
+	item string                           // label for diagnostics
+	pos  func(off int) (Position, string) // offset -> file position and source line
+	soft bool                             // an unused macro: unresolved names are warnings
+	rule string                           // the rule using it, for macro labels
+	at   func() (Position, string)        // fixed position (exceptions), when pos is nil
 }
 
 func (c *cctx) where(off int) (Position, string) {

@@ -30,8 +30,10 @@ type FieldRegistry interface {
 
 type sysflowFields struct{}
 
-func (sysflowFields) LookupField(name string) (*sysflow.Field, bool) { return sysflow.LookupField(name) }
-func (sysflowFields) ClosestField(name string) string                 { return sysflow.ClosestField(name) }
+func (sysflowFields) LookupField(name string) (*sysflow.Field, bool) {
+	return sysflow.LookupField(name)
+}
+func (sysflowFields) ClosestField(name string) string { return sysflow.ClosestField(name) }
 
 // Options control loading.
 type Options struct {
