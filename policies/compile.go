@@ -118,6 +118,40 @@ type cctx struct {
 	soft bool                             // an unused macro: unresolved names are warnings
 	rule string                           // the rule using it, for macro labels
 	at   func() (Position, string)        // fixed position (exceptions), when pos is nil
+	// scope is the file whose view of the definitions applies (file-scoped
+	// mode), or -1: the last definition of every name.
+	scope int
+}
+
+// lookupList returns the list a name denotes in scope.
+func (l *loader) lookupList(name string, scope int) *listDef {
+	if scope < 0 {
+		return l.lists[name]
+	}
+	return scoped(l.listHist[name], scope, func(d *listDef) int { return d.file })
+}
+
+// lookupMacro returns the macro a name denotes in scope.
+func (l *loader) lookupMacro(name string, scope int) *macroDef {
+	if scope < 0 {
+		return l.macros[name]
+	}
+	return scoped(l.macroHist[name], scope, func(d *macroDef) int { return d.file })
+}
+
+// scoped picks the last definition from a file up to scope, or else the
+// first one after it.
+func scoped[D any](defs []D, scope int, file func(D) int) D {
+	var zero D
+	for i := len(defs) - 1; i >= 0; i-- {
+		if file(defs[i]) <= scope {
+			return defs[i]
+		}
+	}
+	if len(defs) > 0 {
+		return defs[0]
+	}
+	return zero
 }
 
 func (c *cctx) where(off int) (Position, string) {
@@ -190,7 +224,7 @@ func (l *loader) valueAt(ctx *cctx, o condition.Operand, op condition.Op) opnd {
 	}
 	if looksLikeField(o.Text) {
 		l.unknownField(ctx, o.At, o.Text)
-	} else if _, isList := l.lists[o.Text]; isList {
+	} else if l.lookupList(o.Text, ctx.scope) != nil {
 		l.report(ctx, SeverityWarning, o.At, "%s is a list, but '%s' compares with its name as a literal string; use 'in (%s)' or 'pmatch (%s)'", o.Text, op, o.Text, o.Text)
 	}
 	return opnd{lit: o.Text}
@@ -202,8 +236,8 @@ func (l *loader) items(ctx *cctx, ops []condition.Operand) []string {
 	var out []string
 	for _, o := range ops {
 		if !o.Quoted {
-			if ld, ok := l.lists[o.Text]; ok {
-				out = append(out, l.expandList(ld, ctx, o.At)...)
+			if ld := l.lookupList(o.Text, ctx.scope); ld != nil {
+				out = append(out, l.expandList(ld, ctx.scope)...)
 				continue
 			}
 		}
@@ -212,26 +246,29 @@ func (l *loader) items(ctx *cctx, ops []condition.Operand) []string {
 	return out
 }
 
-func (l *loader) expandList(ld *listDef, ctx *cctx, off int) []string {
-	switch ld.state {
+func (l *loader) expandList(ld *listDef, scope int) []string {
+	if ld.state == nil {
+		ld.state, ld.expanded = map[int]int8{}, map[int][]string{}
+	}
+	switch ld.state[scope] {
 	case 2:
-		return ld.expanded
+		return ld.expanded[scope]
 	case 1:
 		l.diags.add(SeverityError, ld.pos, fmt.Sprintf("list %q", ld.name), "", "list %q contains itself", ld.name)
 		return nil
 	}
-	ld.state = 1
+	ld.state[scope] = 1
 	var out []string
 	for _, it := range ld.items {
 		if !it.quoted {
-			if sub, ok := l.lists[it.text]; ok {
-				out = append(out, l.expandList(sub, ctx, off)...)
+			if sub := l.lookupList(it.text, scope); sub != nil {
+				out = append(out, l.expandList(sub, scope)...)
 				continue
 			}
 		}
 		out = append(out, it.text)
 	}
-	ld.expanded, ld.state = out, 2
+	ld.expanded[scope], ld.state[scope] = out, 2
 	return out
 }
 
@@ -263,11 +300,11 @@ func (l *loader) compileExpr(e condition.Expr, ctx *cctx) *cnode {
 }
 
 func (l *loader) ref(e *condition.Ref, ctx *cctx) *cnode {
-	if m, ok := l.macros[e.Name]; ok {
+	if m := l.lookupMacro(e.Name, ctx.scope); m != nil {
 		return l.compileMacro(m, ctx)
 	}
 	switch {
-	case l.lists[e.Name] != nil:
+	case l.lookupList(e.Name, ctx.scope) != nil:
 		l.report(ctx, SeverityError, e.At, "%s is a list, not a macro: it cannot stand alone as a condition", e.Name)
 	case l.isField(e.Name):
 		l.report(ctx, SeverityError, e.At, "field %s stands alone; compare it (%s = true, %s exists)", e.Name, e.Name, e.Name)
@@ -298,23 +335,32 @@ func (l *loader) macroNames() []string {
 // compileMacro compiles a macro once; every use shares the result, and its
 // diagnostics are reported once, naming the first rule that uses it.
 func (l *loader) compileMacro(m *macroDef, user *cctx) *cnode {
-	switch m.state {
+	if m.state == nil {
+		m.state, m.node = map[int]int8{}, map[int]*cnode{}
+	}
+	switch m.state[user.scope] {
 	case 2:
-		return m.node
+		return m.node[user.scope]
 	case 1:
 		l.diags.add(SeverityError, m.pos, fmt.Sprintf("macro %q", m.name), "", "macro %q uses itself", m.name)
 		return falseNode
 	}
-	m.state = 1
-	m.used = m.used || !user.soft
+	m.state[user.scope] = 1
 	label := fmt.Sprintf("macro %q", m.name)
 	if user.rule != "" {
 		label = fmt.Sprintf("macro %q (used by %s)", m.name, user.rule)
 	}
-	ctx := &cctx{item: label, pos: m.cond.pos, soft: user.soft, rule: user.rule}
-	m.node = l.parseAndCompile(m.cond.String(), ctx)
-	m.state = 2
-	return m.node
+	ctx := &cctx{item: label, pos: m.cond.pos, soft: user.soft, rule: user.rule, scope: user.scope}
+	// In file-scoped mode one macro compiles once per scope; report its
+	// problems once.
+	before := len(l.diags.all)
+	node := l.parseAndCompile(m.cond.String(), ctx)
+	if len(m.node) > 0 {
+		l.diags.all = l.diags.all[:before]
+	}
+	m.node[user.scope] = node
+	m.state[user.scope] = 2
+	return node
 }
 
 func (l *loader) parseAndCompile(text string, ctx *cctx) *cnode {

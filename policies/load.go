@@ -50,6 +50,14 @@ type Options struct {
 	// (FIELDS.md, intentional difference 3). For comparisons with the
 	// reference's output.
 	KeepDuplicateRules bool
+	// FileScopedDefinitions resolves names the way the reference processor
+	// does: the rules of a file see the lists and macros of that file and
+	// of the files loaded before it, the latest definition winning, and a
+	// redefinition in a later file does not reach them. By default every
+	// rule sees the last definition of each name, wherever it is (Falco's
+	// way, which lets a local file retune the macros of the stock rules).
+	// Names defined only in later files resolve in both modes.
+	FileScopedDefinitions bool
 }
 
 func (o *Options) setDefaults() {
@@ -203,11 +211,15 @@ func load(srcs []source, diags *diagList, opts Options) (*Set, []Diagnostic, err
 		lists:  map[string]*listDef{},
 		macros: map[string]*macroDef{},
 		rules:  map[string]*ruleDef{},
+
+		listHist:  map[string][]*listDef{},
+		macroHist: map[string][]*macroDef{},
 	}
 	order := map[string]int{}
 	for i, s := range srcs {
 		order[s.name] = i
 		f := parseSource(s.name, s.data, diags)
+		f.index = i
 		l.files = append(l.files, s.name)
 		for _, doc := range f.docs {
 			l.document(f, doc)
@@ -284,20 +296,21 @@ type listItem struct {
 type listDef struct {
 	name  string
 	pos   Position
+	file  int
 	items []listItem
-	// resolution state
-	state    int8 // 0 new, 1 resolving, 2 done
-	expanded []string
+	// expansion state per scope (see cctx.scope)
+	state    map[int]int8 // 0 new, 1 resolving, 2 done
+	expanded map[int][]string
 }
 
 type macroDef struct {
 	name string
 	pos  Position
+	file int
 	cond condText
-	// compilation state
-	state int8 // 0 new, 1 compiling, 2 done
-	used  bool
-	node  *cnode
+	// compilation state per scope (see cctx.scope)
+	state map[int]int8 // 0 new, 1 compiling, 2 done
+	node  map[int]*cnode
 }
 
 type exceptionDef struct {
@@ -342,6 +355,7 @@ type ruleDef struct {
 	enabled    bool
 	exceptions []exceptionDef
 	index      int // definition order
+	file       int // load order of the defining file
 }
 
 func (r *ruleDef) label() string {
@@ -355,8 +369,11 @@ type loader struct {
 	opts    Options
 	diags   *diagList
 	files   []string
-	lists   map[string]*listDef
+	lists   map[string]*listDef // the last definition of each name
 	macros  map[string]*macroDef
+	// every definition of each name, in load order (file-scoped mode)
+	listHist  map[string][]*listDef
+	macroHist map[string][]*macroDef
 	rules   map[string]*ruleDef
 	order   []*ruleDef // rules and filters in definition order
 	filters map[string]*ruleDef
@@ -634,7 +651,9 @@ func (l *loader) list(f *sourceFile, name string, pos Position, label string, va
 		if old != nil && !sameItems(old.items, items) {
 			l.warn(pos, label, f.line(pos.Line), "list redefined with different items (previous definition at %s); this definition is used", old.pos)
 		}
-		l.lists[name] = &listDef{name: name, pos: pos, items: items}
+		d := &listDef{name: name, pos: pos, file: f.index, items: items}
+		l.lists[name] = d
+		l.listHist[name] = append(l.listHist[name], d)
 	}
 }
 
@@ -684,7 +703,9 @@ func (l *loader) macro(f *sourceFile, name string, pos Position, label string, v
 		if old != nil && normSpace(old.cond.String()) != normSpace(seg.node.Value) {
 			l.warn(pos, label, f.line(pos.Line), "macro redefined with a different condition (previous definition at %s); this definition is used", old.pos)
 		}
-		l.macros[name] = &macroDef{name: name, pos: pos, cond: condText{segs: []condSeg{seg}}}
+		d := &macroDef{name: name, pos: pos, file: f.index, cond: condText{segs: []condSeg{seg}}}
+		l.macros[name] = d
+		l.macroHist[name] = append(l.macroHist[name], d)
 	}
 }
 
@@ -699,7 +720,7 @@ func (l *loader) rule(f *sourceFile, filter bool, name string, pos Position, lab
 		index = l.filters
 	}
 	old := index[name]
-	r := &ruleDef{filter: filter, name: name, pos: pos, src: f.line(pos.Line), enabled: true}
+	r := &ruleDef{filter: filter, name: name, pos: pos, src: f.line(pos.Line), file: f.index, enabled: true}
 	ok := true
 	if v, has := vals["desc"]; has {
 		r.desc, ok = l.stringValue(f, v, label, "desc")

@@ -219,8 +219,8 @@ func (l *loader) compile() *Set {
 	// Macros no rule uses are still checked, with what would be errors in
 	// a rule reported as warnings.
 	for _, name := range l.macroNames() {
-		if m := l.macros[name]; m.state == 0 {
-			l.compileMacro(m, &cctx{soft: true})
+		if m := l.macros[name]; len(m.state) == 0 {
+			l.compileMacro(m, &cctx{soft: true, scope: l.scopeOf(m.file)})
 		}
 	}
 	s.leaves = l.leaves
@@ -242,7 +242,7 @@ func (l *loader) compile() *Set {
 }
 
 func (l *loader) compileRule(r *ruleDef) *Rule {
-	ctx := &cctx{item: r.label(), pos: r.cond.pos, rule: r.label()}
+	ctx := &cctx{item: r.label(), pos: r.cond.pos, rule: r.label(), scope: l.scopeOf(r.file)}
 	before := len(l.diags.all)
 	root := l.parseAndCompile(r.cond.String(), ctx)
 	for _, x := range r.exceptions {
@@ -319,7 +319,7 @@ func (l *loader) exception(r *ruleDef, x exceptionDef) *cnode {
 	fields := make([]opnd, len(x.fields))
 	ops := make([]condition.Op, len(x.fields))
 	for i, fr := range x.fields {
-		ctx := &cctx{item: label, at: func() (Position, string) { return fr.pos, fr.src }}
+		ctx := &cctx{item: label, at: func() (Position, string) { return fr.pos, fr.src }, scope: l.scopeOf(r.file)}
 		if f, ok := l.opts.Fields.LookupField(fr.name); ok {
 			fields[i] = opnd{field: f}
 		} else {
@@ -337,12 +337,12 @@ func (l *loader) exception(r *ruleDef, x exceptionDef) *cnode {
 	for _, row := range x.values {
 		terms := make([]*cnode, 0, len(row))
 		for i, v := range row {
-			ctx := &cctx{item: label, at: func() (Position, string) { return v.pos, v.src }}
+			ctx := &cctx{item: label, at: func() (Position, string) { return v.pos, v.src }, scope: l.scopeOf(r.file)}
 			var rhs []opnd
 			switch {
 			case ops[i] == condition.OpExists:
 			case ops[i].IsSet():
-				for _, s := range l.expandItems(v.items) {
+				for _, s := range l.expandItems(v.items, l.scopeOf(r.file)) {
 					rhs = append(rhs, opnd{lit: s})
 				}
 			case v.isList || len(v.items) != 1:
@@ -358,12 +358,20 @@ func (l *loader) exception(r *ruleDef, x exceptionDef) *cnode {
 	return junction(false, rows)
 }
 
-func (l *loader) expandItems(items []listItem) []string {
+// scopeOf is the scope of definitions in the given file.
+func (l *loader) scopeOf(file int) int {
+	if l.opts.FileScopedDefinitions {
+		return file
+	}
+	return -1
+}
+
+func (l *loader) expandItems(items []listItem, scope int) []string {
 	var out []string
 	for _, it := range items {
 		if !it.quoted {
-			if ld, ok := l.lists[it.text]; ok {
-				out = append(out, l.expandList(ld, nil, 0)...)
+			if ld := l.lookupList(it.text, scope); ld != nil {
+				out = append(out, l.expandList(ld, scope)...)
 				continue
 			}
 		}

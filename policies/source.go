@@ -14,6 +14,7 @@ import (
 // sourceFile is one policy file: its YAML documents and what is needed to
 // point at its text.
 type sourceFile struct {
+	index int // load order
 	name  string
 	lines []string // the lines as written
 	shift []int    // per line (0-based): leading spaces the indentation fix removed
