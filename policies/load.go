@@ -366,17 +366,17 @@ func (r *ruleDef) label() string {
 }
 
 type loader struct {
-	opts    Options
-	diags   *diagList
-	files   []string
-	lists   map[string]*listDef // the last definition of each name
-	macros  map[string]*macroDef
+	opts   Options
+	diags  *diagList
+	files  []string
+	lists  map[string]*listDef // the last definition of each name
+	macros map[string]*macroDef
 	// every definition of each name, in load order (file-scoped mode)
 	listHist  map[string][]*listDef
 	macroHist map[string][]*macroDef
-	rules   map[string]*ruleDef
-	order   []*ruleDef // rules and filters in definition order
-	filters map[string]*ruleDef
+	rules     map[string]*ruleDef
+	order     []*ruleDef // rules and filters in definition order
+	filters   map[string]*ruleDef
 
 	// compilation
 	leaves      []*leaf
