@@ -1,0 +1,185 @@
+package avro
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/sfconnector/sfconnector/sysflow"
+)
+
+// The flat-event writer is a plan compiled from event.avsc (or alert.avsc):
+// one step per field, each reading the value through the field registry, so
+// the bytes always agree with what policies see. Compiling it also checks
+// that every schema field is a registry field of the same type.
+
+type step func(dst []byte, e *sysflow.Event, scratch *[]string) []byte
+
+type avscField struct {
+	Name string          `json:"name"`
+	Type json.RawMessage `json:"type"`
+}
+
+type avscRecord struct {
+	Type   string      `json:"type"`
+	Name   string      `json:"name"`
+	Fields []avscField `json:"fields"`
+}
+
+// sections that may be null, and when they are present.
+var presence = map[string]func(e *sysflow.Event) bool{
+	"proc":      (*sysflow.Event).HasProcess,
+	"pproc":     func(e *sysflow.Event) bool { return e.ParentOID != nil },
+	"file":      (*sysflow.Event).HasFile,
+	"container": func(e *sysflow.Event) bool { return e.Container != nil || e.ContainerType() != "" },
+	"pod":       func(e *sysflow.Event) bool { return e.Pod != nil },
+	"ke":        func(e *sysflow.Event) bool { return e.K8s != nil },
+}
+
+// extras are the schema fields that are not registry fields.
+var extras = map[string]step{
+	"args": func(dst []byte, e *sysflow.Event, _ *[]string) []byte { return appendStrings(dst, e.Args) },
+	"rules": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if len(e.Matches) > 0 {
+			dst = appendLong(dst, int64(len(e.Matches)))
+			for i := range e.Matches {
+				m := &e.Matches[i]
+				dst = appendString(dst, m.Rule)
+				dst = appendString(dst, m.Desc)
+				dst = appendString(dst, m.Priority.String())
+				dst = appendStrings(dst, m.Tags)
+				dst = appendString(dst, m.Output)
+			}
+		}
+		return append(dst, 0)
+	},
+	"tags": func(dst []byte, e *sysflow.Event, _ *[]string) []byte { return appendStrings(dst, e.Tags) },
+	"priority": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		return appendString(dst, e.MaxPriority().String())
+	},
+}
+
+func compileWriter(schemaText string) ([]step, error) {
+	var top avscRecord
+	if err := json.Unmarshal([]byte(schemaText), &top); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	return compileFields(top.Fields, "sf")
+}
+
+func compileFields(fields []avscField, prefix string) ([]step, error) {
+	var steps []step
+	for _, f := range fields {
+		s, err := compileField(f, prefix)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, s...)
+	}
+	return steps, nil
+}
+
+func compileField(f avscField, prefix string) ([]step, error) {
+	name := prefix + "." + f.Name
+	var prim string
+	if err := json.Unmarshal(f.Type, &prim); err == nil {
+		return leaf(name, prim, f.Name, prefix)
+	}
+	var union []json.RawMessage
+	if err := json.Unmarshal(f.Type, &union); err == nil {
+		var rec avscRecord
+		if len(union) != 2 || string(union[0]) != `"null"` || json.Unmarshal(union[1], &rec) != nil || rec.Type != "record" {
+			return nil, fmt.Errorf("field %s: only [null, record] unions are written", name)
+		}
+		present, ok := presence[f.Name]
+		if !ok {
+			return nil, fmt.Errorf("field %s: no presence rule for this nullable section", name)
+		}
+		inner, err := compileFields(rec.Fields, name)
+		if err != nil {
+			return nil, err
+		}
+		return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
+			if !present(e) {
+				return append(dst, 0) // union branch 0: null
+			}
+			dst = append(dst, 2) // union branch 1, zig-zag encoded
+			for _, s := range inner {
+				dst = s(dst, e, scratch)
+			}
+			return dst
+		}}, nil
+	}
+	var complex struct {
+		Type  string          `json:"type"`
+		Items json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(f.Type, &complex); err != nil {
+		return nil, fmt.Errorf("field %s: %w", name, err)
+	}
+	switch complex.Type {
+	case "record":
+		var rec avscRecord
+		_ = json.Unmarshal(f.Type, &rec)
+		return compileFields(rec.Fields, name)
+	case "array":
+		if string(complex.Items) == `"string"` {
+			return leaf(name, "array<string>", f.Name, prefix)
+		}
+		if s, ok := extras[f.Name]; ok && prefix == "sf" {
+			return []step{s}, nil
+		}
+	}
+	return nil, fmt.Errorf("field %s: type %s is not written", name, f.Type)
+}
+
+func leaf(name, avroType, short, prefix string) ([]step, error) {
+	if prefix == "sf" {
+		if s, ok := extras[short]; ok {
+			return []step{s}, nil
+		}
+	}
+	fd, ok := sysflow.LookupField(name)
+	if !ok || fd.Name != name {
+		return nil, fmt.Errorf("field %s: not in the field registry", name)
+	}
+	want := map[sysflow.FieldKind]string{sysflow.FieldInt: "long", sysflow.FieldStr: "string",
+		sysflow.FieldBool: "boolean", sysflow.FieldList: "array<string>"}[fd.Kind]
+	if want != avroType {
+		return nil, fmt.Errorf("field %s: the registry types it %s, the schema %s", name, fd.Kind, avroType)
+	}
+	switch fd.Kind {
+	case sysflow.FieldInt:
+		get := fd.Int
+		return []step{func(dst []byte, e *sysflow.Event, _ *[]string) []byte { return appendLong(dst, get(e)) }}, nil
+	case sysflow.FieldStr:
+		get := fd.Str
+		return []step{func(dst []byte, e *sysflow.Event, _ *[]string) []byte { return appendString(dst, get(e)) }}, nil
+	case sysflow.FieldBool:
+		get := fd.Bool
+		return []step{func(dst []byte, e *sysflow.Event, _ *[]string) []byte { return appendBool(dst, get(e)) }}, nil
+	default:
+		get := fd.List
+		return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
+			*scratch = get(e, (*scratch)[:0])
+			return appendStrings(dst, *scratch)
+		}}, nil
+	}
+}
+
+var (
+	eventWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(eventAVSC) })
+	alertWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(alertAVSC) })
+)
+
+var scratchPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s }}
+
+func runSteps(dst []byte, steps []step, e *sysflow.Event) []byte {
+	scratch := scratchPool.Get().(*[]string)
+	for _, s := range steps {
+		dst = s(dst, e, scratch)
+	}
+	clear(*scratch)
+	scratchPool.Put(scratch)
+	return dst
+}
