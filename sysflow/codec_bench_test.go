@@ -10,6 +10,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/sfconnector/sfconnector/sysflow"
+	"github.com/sfconnector/sfconnector/sysflow/synth"
 	"github.com/sfconnector/sfconnector/testenv/shared"
 )
 
@@ -55,6 +56,14 @@ func BenchmarkDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		benchDecode(b, [][]byte{buf.Bytes()}, n)
+	})
+	b.Run("synth-500k", func(b *testing.B) {
+		var buf bytes.Buffer
+		st, err := synth.Generate(&buf, synth.Options{Seed: 1, Records: 500_000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDecode(b, [][]byte{buf.Bytes()}, st.Records)
 	})
 	b.Run("traces-goavro", func(b *testing.B) {
 		b.ReportAllocs()
@@ -107,4 +116,48 @@ func benchDecode(b *testing.B, files [][]byte, records int) {
 	n := float64(records) * float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "records/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/record")
+}
+
+// BenchmarkDatum decodes and encodes single datums, the socket path: every
+// record of the real traces, one datum at a time.
+func BenchmarkDatum(b *testing.B) {
+	files, _ := loadTraces(b)
+	var datums [][]byte
+	var recs []sysflow.Record
+	for _, data := range files {
+		for _, r := range readAll(b, data, "trace") {
+			d, err := sysflow.AppendDatum(nil, &r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			datums = append(datums, d)
+			recs = append(recs, r)
+		}
+	}
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		dd := sysflow.NewDatumDecoder()
+		var rec sysflow.Record
+		for b.Loop() {
+			for _, d := range datums {
+				if err := dd.Decode(d, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(len(datums)*b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			for i := range recs {
+				var err error
+				if buf, err = sysflow.AppendDatum(buf[:0], &recs[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(len(recs)*b.N)/b.Elapsed().Seconds(), "records/s")
+	})
 }
