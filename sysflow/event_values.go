@@ -205,9 +205,8 @@ func ProcName(p *Process) string {
 }
 
 // AppendCmdline appends exe, a space and the arguments. sf.proc.cmdline
-// always has the space (FIELDS.md: exe + " " + args); the parent's and the
-// ancestors' command lines omit it when there are no arguments, as the
-// reference does.
+// always has the space (alwaysSpace); the parent's and the ancestors'
+// command lines omit it when there are no arguments, as the reference does.
 func AppendCmdline(dst []byte, p *Process, alwaysSpace bool) []byte {
 	if p == nil {
 		return dst
@@ -221,6 +220,9 @@ func AppendCmdline(dst []byte, p *Process, alwaysSpace bool) []byte {
 	return dst
 }
 
+// cmdline is exe, a space and the arguments. sf.proc.cmdline always has
+// the space (FIELDS.md: exe + " " + args); the parent's and the ancestors'
+// command lines omit it when there are no arguments, as the reference does.
 func cmdline(p *Process, alwaysSpace bool) string {
 	if p == nil {
 		return ""

@@ -178,11 +178,14 @@ func FieldAliases() []string {
 	return out
 }
 
-// ClosestField suggests the known field name (canonical or alias) nearest
-// to an unknown one by edit distance, for "unknown field, did you mean"
-// messages; "" when nothing is close. Ties go to the candidate sharing the
-// longest prefix with name (sf.proc.username -> sf.proc.user, not
-// sf.proc.name).
+// ClosestField suggests the known field name nearest to an unknown one by
+// edit distance, for "unknown field, did you mean" messages; "" when
+// nothing is close. A name spelled sf.* gets a canonical suggestion, any
+// other name a canonical or alias one. Among equally near candidates, one
+// that differs only by added or only by missing characters wins (a dropped
+// letter is the usual typo: sf.poc.name -> sf.proc.name, not sf.pod.name),
+// then the one sharing the longest prefix (sf.proc.username ->
+// sf.proc.user, not sf.proc.name), then the first in order.
 func ClosestField(name string) string {
 	if open := strings.IndexByte(name, '['); open > 0 {
 		name = name[:open]
@@ -191,24 +194,51 @@ func ClosestField(name string) string {
 	if limit < 2 {
 		limit = 2
 	}
-	best, bestDist, bestPrefix := "", limit+1, -1
+	type score struct {
+		dist   int
+		subseq bool
+		prefix int
+	}
+	better := func(a, b score) bool {
+		if a.dist != b.dist {
+			return a.dist < b.dist
+		}
+		if a.subseq != b.subseq {
+			return a.subseq
+		}
+		return a.prefix > b.prefix
+	}
+	best, bestScore := "", score{dist: limit + 1}
 	consider := func(cand string) {
-		d := editDistance(name, cand, bestDist)
+		d := editDistance(name, cand, bestScore.dist)
 		if d > limit {
 			return
 		}
-		p := commonPrefix(name, cand)
-		if d < bestDist || (d == bestDist && (p > bestPrefix || (p == bestPrefix && cand < best))) {
-			best, bestDist, bestPrefix = cand, d, p
+		s := score{d, isSubsequence(name, cand) || isSubsequence(cand, name), commonPrefix(name, cand)}
+		if better(s, bestScore) || (!better(bestScore, s) && cand < best) {
+			best, bestScore = cand, s
 		}
 	}
 	for _, n := range registry.names {
 		consider(n)
 	}
-	for n := range registry.aliases {
-		consider(n)
+	if !strings.HasPrefix(name, "sf.") {
+		for n := range registry.aliases {
+			consider(n)
+		}
 	}
 	return best
+}
+
+// isSubsequence reports whether a's bytes appear in b in order.
+func isSubsequence(a, b string) bool {
+	i := 0
+	for j := 0; i < len(a) && j < len(b); j++ {
+		if a[i] == b[j] {
+			i++
+		}
+	}
+	return i == len(a)
 }
 
 func commonPrefix(a, b string) int {

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -266,12 +265,7 @@ func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool
 	b = append(b, `"args":`...)
 	b = AppendString(b, sysflow.ProcArgs(p))
 	b = append(b, `,"cmdline":`...)
-	if p != nil {
-		var buf [256]byte
-		b = AppendString(b, bytesToString(sysflow.AppendCmdline(buf[:0], p, !parent)))
-	} else {
-		b = append(b, `""`...)
-	}
+	b = appendCmdline(b, p, !parent)
 	b = append(b, `,"createts":`...)
 	b = strconv.AppendInt(b, oid.CreateTS, 10)
 	b = append(b, `,"entry":`...)
@@ -313,8 +307,7 @@ func appendProc(b []byte, ev *sysflow.Event) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		var buf [256]byte
-		b = AppendString(b, bytesToString(sysflow.AppendCmdline(buf[:0], p, false)))
+		b = appendCmdline(b, p, false)
 	}
 	b = append(b, `],"aexe":[`...)
 	for i, p := range ev.Ancestry {
@@ -459,16 +452,34 @@ func appendHex(b []byte, v []byte) []byte {
 	return b
 }
 
-// bytesToString views b as a string for the duration of one AppendString
-// call, which copies it; b is not modified meanwhile.
-func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+// appendCmdline writes a process's command line as one JSON string
+// without building it first: exe, then " " and the arguments (the space
+// always for sf.proc.cmdline, only before arguments otherwise).
+func appendCmdline(b []byte, p *sysflow.Process, alwaysSpace bool) []byte {
+	b = append(b, '"')
+	if p != nil {
+		args := sysflow.ProcArgs(p)
+		b = appendEscaped(b, p.Exe)
+		if alwaysSpace || args != "" {
+			b = append(b, ' ')
+			b = appendEscaped(b, args)
+		}
+	}
+	return append(b, '"')
+}
 
 // AppendString appends s as a JSON string. Control characters, quotes and
 // backslashes are escaped; invalid UTF-8 bytes become U+FFFD, so the output
 // is always valid JSON. HTML characters are written as they are.
 func AppendString(dst []byte, s string) []byte {
-	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped appends the escaped body of a JSON string.
+func appendEscaped(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -504,6 +515,5 @@ func AppendString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
