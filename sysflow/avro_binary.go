@@ -182,6 +182,9 @@ func (d *dec) blockCount(minItem int) int {
 
 // skip reads past one value of the writer type n: fields we have no place for.
 func (d *dec) skip(n *schemaNode, depth int) {
+	if d.err != nil {
+		return // a failed read ends the walk at once, however wide the schema
+	}
 	if depth > maxSchemaDepth {
 		d.fail(errTooDeep)
 		return
@@ -231,7 +234,9 @@ func (d *dec) skip(n *schemaNode, depth int) {
 	}
 }
 
-// minSize is the fewest bytes a value of type n takes.
+// minSize is the fewest bytes a value of type n takes. It is memoized on the
+// node, and a record met again while its own size is being computed (a
+// recursive type) counts as 0, so that hostile schemas cost linear time.
 func minSize(n *schemaNode, depth int) int {
 	if depth > maxSchemaDepth {
 		return 0
@@ -246,10 +251,18 @@ func minSize(n *schemaNode, depth int) int {
 	case tFixed:
 		return n.size
 	case tRecord:
+		switch n.minState {
+		case minDone:
+			return n.min
+		case minComputing:
+			return 0
+		}
+		n.minState = minComputing
 		s := 0
 		for _, f := range n.fields {
-			s += minSize(f.typ, depth+1)
+			s = min(s+minSize(f.typ, depth+1), 1<<30)
 		}
+		n.min, n.minState = s, minDone
 		return s
 	default:
 		return 1

@@ -41,6 +41,9 @@ func compileProgram(schemaText string) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Sizes are memoized on the nodes now, before any decoding: a program
+	// may be shared by decoders on several goroutines, which then only read.
+	walkSchema(root, map[*schemaNode]bool{}, func(n *schemaNode) { minSize(n, 0) })
 	union := root
 	if root.typ == tRecord && len(root.fields) == 1 {
 		union = root.fields[0].typ
@@ -68,6 +71,24 @@ func compileProgram(schemaText string) (*program, error) {
 		return nil, fmt.Errorf("writer schema is not a SysFlow schema: no known SysFlow record in its union")
 	}
 	return p, nil
+}
+
+// walkSchema calls fn on every node reachable from n, once.
+func walkSchema(n *schemaNode, seen map[*schemaNode]bool, fn func(*schemaNode)) {
+	if seen[n] {
+		return
+	}
+	seen[n] = true
+	fn(n)
+	for _, f := range n.fields {
+		walkSchema(f.typ, seen, fn)
+	}
+	for _, b := range n.branches {
+		walkSchema(b, seen, fn)
+	}
+	if n.items != nil {
+		walkSchema(n.items, seen, fn)
+	}
 }
 
 // decodeOne decodes one datum of the union. ok is false when the datum was a

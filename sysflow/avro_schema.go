@@ -52,7 +52,16 @@ type schemaNode struct {
 	items    *schemaNode   // array items, map values
 	size     int           // fixed
 	branches []*schemaNode // union
+
+	min      int // minSize of a record, once minState is minDone
+	minState uint8
 }
+
+const (
+	minUnknown = iota
+	minComputing
+	minDone
+)
 
 type schemaField struct {
 	name string
