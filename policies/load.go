@@ -58,6 +58,11 @@ type Options struct {
 	// way, which lets a local file retune the macros of the stock rules).
 	// Names defined only in later files resolve in both modes.
 	FileScopedDefinitions bool
+	// GovaluateOnly evaluates every candidate rule with its govaluate
+	// expression alone, without the direct pre-check of the compiled tree
+	// (see Evaluator). Results are the same; it is slower and exists for
+	// measurement.
+	GovaluateOnly bool
 }
 
 func (o *Options) setDefaults() {

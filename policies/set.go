@@ -24,6 +24,7 @@ type Rule struct {
 	Condition string // as written; appended parts joined by a space
 
 	index    int
+	root     *cnode
 	expr     *govaluate.EvaluableExpression
 	exprText string
 	kinds    kindMask
@@ -53,6 +54,8 @@ type Set struct {
 	files      []string
 	diags      []Diagnostic
 	pool       sync.Pool
+
+	govaluateOnly bool
 }
 
 // Rules returns the enabled rules in definition order.
@@ -132,8 +135,13 @@ func (e *Evaluator) Get(name string) (interface{}, error) {
 	if i >= len(e.memo) {
 		return nil, fmt.Errorf("policies: no comparison %q", name)
 	}
+	return e.leaf(i), nil
+}
+
+// leaf evaluates comparison i on the current event, once per event.
+func (e *Evaluator) leaf(i int) bool {
 	if m := e.memo[i]; m>>1 == e.gen {
-		return m&1 == 1, nil
+		return m&1 == 1
 	}
 	v := e.set.leaves[i].eval(e)
 	m := e.gen << 1
@@ -141,7 +149,33 @@ func (e *Evaluator) Get(name string) (interface{}, error) {
 		m |= 1
 	}
 	e.memo[i] = m
-	return v, nil
+	return v
+}
+
+// node evaluates a compiled condition directly over the memoised
+// comparisons.
+func (e *Evaluator) node(n *cnode) bool {
+	switch n.op {
+	case cLeaf:
+		return e.leaf(int(n.leaf))
+	case cAnd:
+		for _, k := range n.kids {
+			if !e.node(k) {
+				return false
+			}
+		}
+		return true
+	case cOr:
+		for _, k := range n.kids {
+			if e.node(k) {
+				return true
+			}
+		}
+		return false
+	case cNot:
+		return !e.node(n.kids[0])
+	}
+	return n.val
 }
 
 // begin positions the evaluator on ev with a fresh memo generation.
@@ -154,7 +188,17 @@ func (e *Evaluator) begin(ev *sysflow.Event) {
 	}
 }
 
+// holds reports whether r matches the current event. The rule's govaluate
+// expression decides; unless the set was loaded with GovaluateOnly, the
+// same compiled tree is first walked directly over the memoised
+// comparisons, and a record it rejects skips govaluate, whose generic
+// evaluation (interfaces, a pooled wrapper per call) costs several times
+// more. Both read the same comparisons through the same tree, so they
+// agree (TestPrecheckAgreesWithGovaluate checks it on every trace).
 func (e *Evaluator) holds(r *Rule) bool {
+	if !e.set.govaluateOnly && !e.node(r.root) {
+		return false
+	}
 	v, err := r.expr.Eval(e)
 	return err == nil && v == true
 }
@@ -202,7 +246,7 @@ func (e *Evaluator) Drop(ev *sysflow.Event) bool {
 // compile turns the merged definitions into a Set.
 func (l *loader) compile() *Set {
 	l.leafIndex = map[string]int32{}
-	s := &Set{files: l.files}
+	s := &Set{files: l.files, govaluateOnly: l.opts.GovaluateOnly}
 	for _, r := range l.order {
 		rule := l.compileRule(r)
 		if rule == nil || !r.enabled {
@@ -279,6 +323,7 @@ func (l *loader) compileRule(r *ruleDef) *Rule {
 		return nil
 	}
 	rule.expr, rule.exprText = expr, text
+	rule.root = root
 	rule.output = l.parseOutput(r)
 	return rule
 }

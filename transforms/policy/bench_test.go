@@ -1,0 +1,70 @@
+package policy
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/sfconnector/sfconnector/policies"
+	"github.com/sfconnector/sfconnector/policies/policytest"
+	"github.com/sfconnector/sfconnector/sysflow"
+	"github.com/sfconnector/sfconnector/testenv/shared"
+)
+
+// benchEvents flattens every trace once, in order.
+func benchEvents(b *testing.B) []*sysflow.Event {
+	b.Helper()
+	var all []*sysflow.Event
+	for _, tr := range shared.Traces(b) {
+		evs, err := policytest.ReadTrace(context.Background(), tr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, evs...)
+	}
+	return all
+}
+
+// benchProcess runs the transform over all trace events in batches of 1024
+// (about an OCF block) and reports records per second.
+func benchProcess(b *testing.B, set *policies.Set, mode Mode, workers int) {
+	events := benchEvents(b)
+	tr, err := New(Config{Mode: mode, Workers: workers}, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	const batch = 1024
+	buf := make([]*sysflow.Event, 0, batch)
+	// One pass first, so that Matches slices have their capacity.
+	run := func() {
+		for lo := 0; lo < len(events); lo += batch {
+			buf = append(buf[:0], events[lo:min(lo+batch, len(events))]...)
+			if _, err := tr.Process(ctx, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(float64(b.N)*float64(len(events))/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+func BenchmarkReference79Alert(b *testing.B) {
+	set, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")}, policies.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("workers=1", func(b *testing.B) { benchProcess(b, set, ModeAlert, 1) })
+	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeAlert, runtime.GOMAXPROCS(0)) })
+	gv, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")}, policies.Options{GovaluateOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("govaluate-only/workers=1", func(b *testing.B) { benchProcess(b, gv, ModeAlert, 1) })
+}
