@@ -48,12 +48,12 @@ type conn struct {
 	bw    *bufio.Writer
 	acked int64 // bytes of the stream the receiver's kernel acknowledged, as last sampled
 
-	deadOnce sync.Once
-	dead     chan struct{} // closed when the connection is known broken
-	deadErr  error
-	deadAt   time.Time
-	watching chan struct{} // closed when the watcher returned
-	onDead   func()
+	deadOnce    sync.Once
+	dead        chan struct{} // closed when the connection is known broken
+	deadErr     error
+	deadAt      time.Time
+	watching    chan struct{} // closed when the watcher returned
+	onDead      func()
 	certHint    bool      // the receiver asked for a client certificate and none is configured
 	established time.Time // when the handshake completed
 }
