@@ -15,7 +15,7 @@ type Event struct {
 	Proc      *Process   // nil when the process record is missing
 	ParentOID *OID       // the process's parent OID (nil when unknown)
 	Parent    *Process   // nil when unknown
-	Ancestry  []*Process // the process itself first, then its parents
+	Ancestry  []*Process // the process itself first, then its parents; shared between events: never modify
 	Container *Container // nil outside a container (host)
 	Pod       *Pod
 	File      *File // FE, FF

@@ -121,7 +121,9 @@ type fieldRegistry struct {
 // list field with an index suffix (sf.proc.aname[2], proc.aname[2]: element
 // 2 of the ancestry, the process itself being element 0, which is what
 // Falco's proc.aname[N] means). A suffixed name yields a new str Field whose
-// Name is the canonical base name followed by the suffix.
+// Name is the canonical base name followed by the suffix. The few Falco
+// names with no sf.* counterpart (evt.dir, container.image.repository,
+// container.image.tag) resolve to fields named after themselves.
 func LookupField(name string) (*Field, bool) {
 	if f, ok := registry.canonical[name]; ok {
 		return f, true
