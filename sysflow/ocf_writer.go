@@ -185,6 +185,7 @@ func (w *Writer) compress() ([]byte, error) {
 type DatumDecoder struct {
 	prog *program
 	d    dec
+	rec  Record // scratch: a local would escape through the program and cost an allocation per datum
 }
 
 // v5Program is compiled once: the embedded schema never changes.
@@ -207,8 +208,8 @@ func NewDatumDecoder() *DatumDecoder {
 func (dd *DatumDecoder) Decode(b []byte, dst *Record) error {
 	d := &dd.d
 	d.reset(b)
-	var rec Record
-	ok := dd.prog.decodeOne(d, &rec)
+	rec := &dd.rec
+	ok := dd.prog.decodeOne(d, rec)
 	if d.err != nil {
 		return fmt.Errorf("sysflow: datum of %d bytes: %w", len(b), d.err)
 	}
@@ -218,6 +219,6 @@ func (dd *DatumDecoder) Decode(b []byte, dst *Record) error {
 	if d.p != len(b) {
 		return fmt.Errorf("sysflow: datum of %d bytes: %d trailing bytes after the %s record", len(b), len(b)-d.p, rec.Kind)
 	}
-	*dst = rec
+	*dst = *rec
 	return nil
 }
