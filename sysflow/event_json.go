@@ -36,11 +36,11 @@ func AppendPodServicesJSON(dst []byte, svcs []Service) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendJSONString(dst, s.ID)
+		dst = AppendJSONString(dst, s.ID)
 		dst = append(dst, `,"name":`...)
-		dst = appendJSONString(dst, s.Name)
+		dst = AppendJSONString(dst, s.Name)
 		dst = append(dst, `,"namespace":`...)
-		dst = appendJSONString(dst, s.Namespace)
+		dst = AppendJSONString(dst, s.Namespace)
 		dst = append(dst, `,"clusterIP":`...)
 		dst = AppendPodIPsJSON(dst, s.ClusterIP)
 		dst = append(dst, `,"ports":[`...)
@@ -56,7 +56,7 @@ func AppendPodServicesJSON(dst []byte, svcs []Service) []byte {
 			dst = append(dst, `,"nodeport":`...)
 			dst = strconv.AppendInt(dst, int64(p.NodePort), 10)
 			dst = append(dst, `,"proto":`...)
-			dst = appendJSONString(dst, p.Proto)
+			dst = AppendJSONString(dst, p.Proto)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, "]}"...)
@@ -89,19 +89,35 @@ func (e *Event) PodServicesJSON() string {
 	return string(AppendPodServicesJSON(nil, e.Pod.Services))
 }
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD so that the output is always valid JSON.
-func appendJSONString(dst []byte, s string) []byte {
-	const hexd = "0123456789abcdef"
+// AppendJSONString appends s as a JSON string. Control characters, quotes
+// and backslashes are escaped; invalid UTF-8 bytes become U+FFFD, so the
+// output is always valid JSON. HTML characters are written as they are.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = AppendJSONEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// jsonSafe marks the ASCII bytes written as they are in a JSON string.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// AppendJSONEscaped appends the escaped text of s without the quotes, so
+// that a JSON string can be written in pieces.
+func AppendJSONEscaped(dst []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -123,12 +139,11 @@ func appendJSONString(dst []byte, s string) []byte {
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i += size
+			i++
 			start = i
 			continue
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

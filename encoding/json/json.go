@@ -3,7 +3,6 @@ package json
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -468,52 +467,9 @@ func appendCmdline(b []byte, p *sysflow.Process, alwaysSpace bool) []byte {
 	return append(b, '"')
 }
 
-// AppendString appends s as a JSON string. Control characters, quotes and
-// backslashes are escaped; invalid UTF-8 bytes become U+FFFD, so the output
-// is always valid JSON. HTML characters are written as they are.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
+// AppendString appends s as a JSON string: control characters, quotes and
+// backslashes escaped, invalid UTF-8 as U+FFFD (always valid JSON), HTML
+// characters as they are.
+func AppendString(dst []byte, s string) []byte { return sysflow.AppendJSONString(dst, s) }
 
-// appendEscaped appends the escaped body of a JSON string.
-func appendEscaped(dst []byte, s string) []byte {
-	const hexd = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
-}
+func appendEscaped(dst []byte, s string) []byte { return sysflow.AppendJSONEscaped(dst, s) }
