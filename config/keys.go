@@ -35,7 +35,7 @@ var Specs = []KeySpec{
 	{Kind: "socket", Key: "buffer", Default: "64", Doc: "batches queued ahead of the pipeline; when full the socket is not read (the collector is slowed), nothing is dropped"},
 
 	// reader / flattener
-	{Kind: KindReader, Key: "tables.max", Default: "200000", Doc: "entries per entity table (processes, files, containers, pods); the oldest are evicted beyond it"},
+	{Kind: KindReader, Key: "tables.max", Doc: "entries per entity table; the oldest are evicted beyond it (default: 65536 processes, 262144 files, 16384 containers and pods)"},
 	{Kind: KindReader, Key: "tables.grace", Default: "30s", Doc: "how long (in event time) an exited process stays in the table"},
 	{Kind: KindReader, Key: "filter.enabled", Default: "off", Doc: "accepted for sf-processor compatibility; has no effect"},
 	{Kind: KindReader, Key: "filter.maxage", Default: "24h", Doc: "accepted for sf-processor compatibility; has no effect"},

@@ -26,10 +26,12 @@ type Config struct {
 	Settle    time.Duration // a followed file is finished when a newer one exists or it has been idle this long
 	BatchSize int           // records per message
 	Logger    *slog.Logger
-	// OnFile, when set, is called as each file starts (progress reporting).
-	OnFile func(path string, size int64)
-	// OnRecords, when set, is called with the byte offset reached after each batch.
-	OnProgress func(path string, records int)
+	// OnStart, when set, is called once with the input's total size (files
+	// known at start) for progress reporting.
+	OnStart func(files int, bytes int64)
+	// OnProgress, when set, is called after each batch is acknowledged with
+	// the records it held and the bytes of the file consumed so far.
+	OnProgress func(path string, records int, offset int64)
 }
 
 func (c *Config) setDefaults() {
@@ -132,6 +134,15 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) error {
 	if len(files) == 0 && !s.cfg.Follow {
 		return fmt.Errorf("file source: no trace files in %s", strings.Join(s.cfg.Paths, ", "))
 	}
+	if s.cfg.OnStart != nil {
+		var total int64
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				total += st.Size()
+			}
+		}
+		s.cfg.OnStart(len(files), total)
+	}
 	for _, f := range files {
 		seen[f] = true
 		if err := s.readFile(ctx, f, out); err != nil {
@@ -192,8 +203,9 @@ func (s *Source) follow(ctx context.Context, out chan<- *message.Message, seen m
 }
 
 type decoded struct {
-	recs []sysflow.Record
-	err  error
+	recs   []sysflow.Record
+	offset int64
+	err    error
 }
 
 // readFile decodes one file in a goroutine that runs up to two batches ahead
@@ -204,11 +216,6 @@ func (s *Source) readFile(ctx context.Context, path string, out chan<- *message.
 		return err
 	}
 	defer closer.Close()
-	if s.cfg.OnFile != nil {
-		if st, err := os.Stat(path); err == nil {
-			s.cfg.OnFile(path, st.Size())
-		}
-	}
 	s.mu.Lock()
 	s.files++
 	s.mu.Unlock()
@@ -228,7 +235,7 @@ func (s *Source) readFile(ctx context.Context, path string, out chan<- *message.
 			}
 			if len(recs) > 0 {
 				select {
-				case ahead <- decoded{recs: recs}:
+				case ahead <- decoded{recs: recs, offset: rd.Offset()}:
 				case <-stop:
 					return
 				}
@@ -261,7 +268,7 @@ func (s *Source) readFile(ctx context.Context, path string, out chan<- *message.
 		s.records += int64(len(d.recs))
 		s.mu.Unlock()
 		if s.cfg.OnProgress != nil {
-			s.cfg.OnProgress(path, len(d.recs))
+			s.cfg.OnProgress(path, len(d.recs), d.offset)
 		}
 	}
 	return nil

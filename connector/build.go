@@ -1,0 +1,273 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/sfconnector/sfconnector/config"
+	"github.com/sfconnector/sfconnector/encoding"
+	"github.com/sfconnector/sfconnector/sinks/file"
+	"github.com/sfconnector/sfconnector/sinks/null"
+	"github.com/sfconnector/sfconnector/sinks/terminal"
+	filesrc "github.com/sfconnector/sfconnector/sources/file"
+	"github.com/sfconnector/sfconnector/sources/socket"
+	"github.com/sfconnector/sfconnector/transforms/flatten"
+)
+
+// Options are what the command line adds to a configuration.
+type Options struct {
+	// Driver overrides the configured source driver (file, socket, ...).
+	Driver string
+	// Inputs override the source's path: trace files, directories, globs, or
+	// unix:///path for the socket.
+	Inputs []string
+	Stdout io.Writer // terminal sinks write here (os.Stdout when nil)
+	Logger *slog.Logger
+	// OnStart and OnProgress report file-source progress (the progress line).
+	OnStart    func(files int, bytes int64)
+	OnProgress func(path string, records int, offset int64)
+	Metrics    *Metrics
+}
+
+// Built is an assembled pipeline with the parts a caller may want to watch.
+type Built struct {
+	*Pipeline
+	Source   Source
+	Policies []*PolicyStage
+}
+
+// Build assembles the pipeline a configuration describes. Every problem is
+// reported at once, each naming the file, plugin and key.
+func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	var errs []error
+	settings := Settings{Logger: opts.Logger, Metrics: opts.Metrics}
+	if cfg.Settings != nil {
+		k := cfg.Settings.Keys()
+		k.String("log.level", "")
+		k.String("log.format", "")
+		k.String("metrics.addr", "")
+		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
+		settings.RetryMax = k.Int("retry.max", 5)
+		settings.RetryInitial = k.Duration("retry.initial", 0)
+		if p := k.String("deadletter.path", ""); p != "" {
+			dl, err := newDeadLetterFile(p)
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				settings.DeadLetter = dl
+			}
+		}
+		if err := k.Err(); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		settings.RetryMax = 5
+	}
+
+	// the flattener's keys
+	rk := cfg.Root.Keys()
+	max := rk.Int("tables.max", 0)
+	flatCfg := flatten.Config{
+		MaxProcesses:  max,
+		MaxFiles:      max,
+		MaxContainers: max,
+		MaxPods:       max,
+		ExitGrace:     rk.Duration("tables.grace", 0),
+		Logger:        opts.Logger,
+	}
+	if err := flatCfg.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", cfg.Root.Where, err))
+	}
+	rk.String("filter.enabled", "")
+	rk.String("filter.maxage", "")
+	if err := rk.Err(); err != nil {
+		errs = append(errs, err)
+	}
+
+	var policies []*PolicyStage
+	var build func(n *config.Node, st *Stage)
+	build = func(n *config.Node, st *Stage) {
+		for _, c := range n.Children {
+			switch c.Kind {
+			case config.KindExporter:
+				s, err := buildSink(ctx, c, opts)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				st.Sinks = append(st.Sinks, s)
+			case config.KindPolicy:
+				ps, err := buildPolicy(c, opts)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				policies = append(policies, ps)
+				child := &Stage{Name: fmt.Sprintf("policy[%d]", len(policies)-1), Transform: ps}
+				build(c, child)
+				st.Children = append(st.Children, child)
+			}
+		}
+	}
+	root := &Stage{Name: "flatten"}
+	build(cfg.Root, root)
+	if len(errs) == 0 && countSinks(root) == 0 {
+		errs = append(errs, fmt.Errorf("%s: the pipeline has no exporter", cfg.File))
+	}
+
+	var src Source
+	if len(errs) == 0 {
+		var err error
+		src, err = buildSource(cfg, opts)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		closeStage(root)
+		return nil, errors.Join(errs...)
+	}
+	p := New(src, root, flatCfg, settings)
+	return &Built{Pipeline: p, Source: src, Policies: policies}, nil
+}
+
+func countSinks(s *Stage) int {
+	n := len(s.Sinks)
+	for _, c := range s.Children {
+		n += countSinks(c)
+	}
+	return n
+}
+
+func closeStage(s *Stage) {
+	for _, k := range s.Sinks {
+		k.Pub.Close()
+	}
+	for _, c := range s.Children {
+		closeStage(c)
+	}
+}
+
+func buildSource(cfg *config.Config, opts Options) (Source, error) {
+	driver := strings.ToLower(opts.Driver)
+	var plug *config.Plugin
+	if driver != "" {
+		plug = cfg.Driver(driver)
+	} else if cfg.Source != nil {
+		plug = cfg.Source
+		driver = plug.Kind
+	}
+	if driver == "" {
+		driver = "file"
+		for _, in := range opts.Inputs {
+			if strings.HasPrefix(in, "unix://") {
+				driver = "socket"
+			}
+		}
+	}
+	if plug == nil {
+		plug = config.NewPlugin(driver, "command line ("+driver+" driver)", nil)
+	}
+	k := plug.Keys()
+	switch driver {
+	case "file":
+		paths := opts.Inputs
+		if p := k.String("path", ""); len(paths) == 0 && p != "" {
+			paths = []string{p}
+		}
+		c := filesrc.Config{Paths: paths, Follow: k.Bool("follow", false), Settle: k.Duration("follow.settle", 0),
+			BatchSize: k.Int("batch.size", 4096), Logger: opts.Logger, OnStart: opts.OnStart, OnProgress: opts.OnProgress}
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		if len(c.Paths) == 0 {
+			return nil, errors.New("file source: no input: give trace files or directories on the command line, or set the file driver's \"path\"")
+		}
+		return filesrc.New(c)
+	case "socket":
+		path := k.String("path", "/sock/sysflow.sock")
+		for _, in := range opts.Inputs {
+			path = strings.TrimPrefix(in, "unix://")
+		}
+		modeText := k.String("mode", "0600")
+		mode, err := strconv.ParseUint(modeText, 8, 32)
+		if err != nil || mode > 0o777 {
+			k.Fail("mode", modeText, "want octal permissions such as 0600")
+		}
+		c := socket.Config{Path: path, Mode: os.FileMode(mode), BatchSize: k.Int("batch.size", 1024),
+			BatchTimeout: k.Duration("batch.timeout", 0), MaxMessage: k.Int("max.message", 16<<20),
+			Buffer: k.Int("buffer", 64), Logger: opts.Logger}
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		return socket.Listen(c)
+	}
+	return buildBusSource(driver, plug, opts)
+}
+
+func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error) {
+	k := n.Keys()
+	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "null")
+	grouped := k.Enum("type", "telemetry", "telemetry", "alert") == "alert"
+	format := k.Enum("format", "json", "json", "ecs", "text", "avro")
+	flat := k.Bool("flat", false)
+	k.Int("buffer", 0)
+	k.Bool("vault.secrets", false)
+	k.String("vault.path", "")
+	var enc encoding.Encoder
+	if format != "avro" {
+		var err error
+		enc, err = newEncoder(format, flat)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key \"format\": %w", n.Where, err)
+		}
+	}
+	var s *Sink
+	var err error
+	switch export {
+	case "terminal":
+		if format == "avro" {
+			return nil, fmt.Errorf("%s: key \"format\": avro is for kafka and nats exporters", n.Where)
+		}
+		out := opts.Stdout
+		if out == nil {
+			out = os.Stdout
+		}
+		t := terminal.New(out, enc)
+		t.Grouped = grouped
+		s = &Sink{Name: "terminal", Pub: t}
+	case "file":
+		c := file.Config{Path: k.String("file.path", "./export.out"), RotateSize: int64(k.Int("file.rotate.size", 0)),
+			RotateKeep: k.Int("file.rotate.keep", 5)}
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		pub, err := file.New(c, enc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Where, err)
+		}
+		pub.Grouped = grouped
+		s = &Sink{Name: "file:" + c.Path, Pub: pub}
+	case "null":
+		s = &Sink{Name: "null", Pub: null.New()}
+	default:
+		s, err = buildBusSink(ctx, export, n, k, enc, opts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := k.Err(); err != nil {
+		s.Pub.Close()
+		return nil, err
+	}
+	return s, nil
+}

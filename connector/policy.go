@@ -1,0 +1,129 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/sfconnector/sfconnector/config"
+	"github.com/sfconnector/sfconnector/policies"
+	"github.com/sfconnector/sfconnector/sysflow"
+	"github.com/sfconnector/sfconnector/transforms/policy"
+)
+
+// PolicyStage runs one policyengine plugin: a policy transform, and the
+// watcher that reloads its policy files.
+type PolicyStage struct {
+	where   string
+	mode    policy.Mode
+	t       *policy.Transform // nil: no policies, records pass through
+	watcher *policy.Watcher
+	monitor bool
+	log     *slog.Logger
+}
+
+// LoadPolicies loads the policy paths of a policyengine plugin (comma
+// separated), or the bundled defaults when paths is empty.
+func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+	if strings.TrimSpace(paths) == "" {
+		return policies.LoadDefault(policies.Options{Strict: strict, Logger: logger})
+	}
+	return policies.Load(splitList(paths), policies.Options{Strict: strict, Logger: logger})
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
+	k := n.Keys()
+	mode := policy.Mode(k.Enum("mode", "enrich", "alert", "enrich", "filter"))
+	paths := k.String("policies", "")
+	workers := k.Int("concurrency", 0)
+	strict := k.Bool("strict", false)
+	monitor := k.Enum("monitor", "local", "local", "none") == "local"
+	debounce := k.Duration("monitor.interval", 300*time.Millisecond)
+	if k.String("action_dir", "") != "" {
+		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
+	}
+	if lang := k.String("language", "falco"); lang != "falco" {
+		k.Fail("language", lang, "only falco policies are supported")
+	}
+	if err := k.Err(); err != nil {
+		return nil, err
+	}
+	if workers <= 0 || workers > 4*runtime.GOMAXPROCS(0) {
+		// sf-processor's default of 5 threads is not a reason to oversubscribe
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ps := &PolicyStage{where: n.Where, mode: mode, monitor: monitor && paths != "", log: opts.Logger}
+	if paths == "" && mode != policy.ModeAlert {
+		// as the reference: a policy engine without policies passes every
+		// record through (enrich) or drops nothing (filter)
+		return ps, nil
+	}
+	set, _, err := LoadPolicies(paths, strict, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("%s: key \"policies\": %w", n.Where, err)
+	}
+	t, err := policy.New(policy.Config{Mode: mode, Workers: workers, Logger: opts.Logger}, set)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Where, err)
+	}
+	ps.t = t
+	if paths != "" {
+		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: splitList(paths),
+			Options: policies.Options{Strict: strict}, Debounce: debounce, Logger: opts.Logger}, t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Where, err)
+		}
+		ps.watcher = w
+	}
+	return ps, nil
+}
+
+// Transform is the running policy transform (nil when records pass through).
+func (p *PolicyStage) Transform() *policy.Transform { return p.t }
+
+// Process applies the stage's mode to a batch.
+func (p *PolicyStage) Process(ctx context.Context, events []*sysflow.Event) ([]*sysflow.Event, error) {
+	if p.t == nil {
+		return events, nil
+	}
+	return p.t.Process(ctx, events)
+}
+
+// Reload re-reads the policy files (SIGHUP). A broken set is logged with
+// every error and the running set stays.
+func (p *PolicyStage) Reload() {
+	if p.watcher == nil {
+		return
+	}
+	if err := p.watcher.Reload(); err != nil {
+		p.log.Error("policy reload failed; the running policies stay", "plugin", p.where, "error", err)
+		return
+	}
+	p.log.Info("policies reloaded", "plugin", p.where)
+}
+
+// StartWatching reloads the policies when their files change, until ctx
+// ends (monitor: local).
+func (p *PolicyStage) StartWatching(ctx context.Context) {
+	if p.watcher == nil || !p.monitor {
+		return
+	}
+	go func() {
+		if err := p.watcher.Run(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("policy watcher stopped", "plugin", p.where, "error", err)
+		}
+	}()
+}
