@@ -14,6 +14,7 @@ import (
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/sinks/file"
 	"github.com/sfconnector/sfconnector/sinks/null"
+	"github.com/sfconnector/sfconnector/sinks/syslog"
 	"github.com/sfconnector/sfconnector/sinks/terminal"
 	filesrc "github.com/sfconnector/sfconnector/sources/file"
 	"github.com/sfconnector/sfconnector/sources/socket"
@@ -259,6 +260,32 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		s = &Sink{Name: "file:" + c.Path, Pub: pub}
 	case "null":
 		s = &Sink{Name: "null", Pub: null.New()}
+	case "syslog":
+		if format == "avro" || format == "text" {
+			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)
+		}
+		c := syslog.Config{
+			Proto: k.String("syslog.proto", "tcp"), Host: k.String("syslog.host", "localhost"), Port: k.Int("syslog.port", 514),
+			Tag: k.String("syslog.tag", "sysflow"), Source: k.String("syslog.source", ""), Format: k.String("syslog.format", ""),
+			Framing: k.String("syslog.framing", ""), Facility: k.String("syslog.facility", ""),
+			Severity: syslog.SeverityMap{High: k.String("syslog.severity.high", ""), Medium: k.String("syslog.severity.medium", ""),
+				Low: k.String("syslog.severity.low", ""), Event: k.String("syslog.severity.event", "")},
+			TLS: syslog.TLSConfig{CAFile: k.String("syslog.tls.ca", ""), CertFile: k.String("syslog.tls.cert", ""),
+				KeyFile: k.String("syslog.tls.key", ""), ServerName: k.String("syslog.tls.servername", ""),
+				InsecureSkipVerify: k.Bool("syslog.tls.insecure", false)},
+			Buffer: k.Int("syslog.buffer", 0), ResendWindow: k.Duration("syslog.resend_window", 0),
+			MaxMessageSize: k.Int("syslog.max_message_size", 0), DialTimeout: k.Duration("syslog.dial_timeout", 0),
+			WriteTimeout: k.Duration("syslog.write_timeout", 0), ReconnectTimeout: k.Duration("syslog.reconnect_timeout", 0),
+			Encoder: enc, Logger: watermillLogger{opts.Logger},
+		}
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		pub, err := syslog.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Where, err)
+		}
+		s = &Sink{Name: fmt.Sprintf("syslog:%s:%d", c.Host, c.Port), Pub: pub}
 	default:
 		s, err = buildBusSink(ctx, export, n, k, enc, opts)
 		if err != nil {
