@@ -34,6 +34,9 @@ type Options struct {
 	OnStart    func(files int, bytes int64)
 	OnProgress func(path string, records int, offset int64)
 	Metrics    *Metrics
+	// DryRun checks every key and builds nothing with side effects: no file
+	// is opened, no socket bound, no connection made (sfconnector validate).
+	DryRun bool
 }
 
 // Built is an assembled pipeline with the parts a caller may want to watch.
@@ -110,6 +113,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 				ps, err := buildPolicy(c, opts)
 				if err != nil {
 					errs = append(errs, err)
+					build(c, &Stage{}) // report its children's problems too
 					continue
 				}
 				policies = append(policies, ps)
@@ -126,12 +130,16 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	}
 
 	var src Source
-	if len(errs) == 0 {
+	if len(errs) == 0 || opts.DryRun {
 		var err error
 		src, err = buildSource(cfg, opts)
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if opts.DryRun {
+		closeStage(root)
+		return nil, errors.Join(errs...)
 	}
 	if len(errs) > 0 {
 		closeStage(root)
@@ -190,6 +198,9 @@ func buildSource(cfg *config.Config, opts Options) (Source, error) {
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
+		if len(c.Paths) == 0 && opts.DryRun {
+			return nil, nil // the command line gives the input at run time
+		}
 		if len(c.Paths) == 0 {
 			return nil, errors.New("file source: no input: give trace files or directories on the command line, or set the file driver's \"path\"")
 		}
@@ -209,6 +220,9 @@ func buildSource(cfg *config.Config, opts Options) (Source, error) {
 			Buffer: k.Int("buffer", 64), Logger: opts.Logger}
 		if err := k.Err(); err != nil {
 			return nil, err
+		}
+		if opts.DryRun {
+			return nil, c.Validate()
 		}
 		return socket.Listen(c)
 	}
@@ -252,6 +266,9 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
+		if opts.DryRun {
+			return dryRunSink(c.Validate())
+		}
 		pub, err := file.New(c, enc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
@@ -281,6 +298,9 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
+		if opts.DryRun {
+			return dryRunSink(c.Validate())
+		}
 		pub, err := syslog.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
@@ -297,4 +317,20 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// dryRunSink stands for a sink that a dry run checked but did not build.
+func dryRunSink(err error) (*Sink, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{Name: "dry-run", Pub: null.New()}, nil
+}
+
+// Check reports every problem of a configuration (keys, values, policies)
+// without starting anything.
+func Check(ctx context.Context, cfg *config.Config, opts Options) error {
+	opts.DryRun = true
+	_, err := Build(ctx, cfg, opts)
+	return err
 }

@@ -1,13 +1,135 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/sfconnector/sfconnector/config"
+	"github.com/sfconnector/sfconnector/connector"
+	"github.com/sfconnector/sfconnector/policies"
+	"github.com/sfconnector/sfconnector/policies/policytest"
 )
 
+// cmdValidate checks a configuration and its policies and lists every
+// problem; it exits 1 when there is any error (with --strict, any warning).
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	return exitError{code: 2, msg: "validate: not built yet"}
+	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG] [--policies PATH[,PATH...]] [--strict]", stderr)
+	var cfgPath, policyPaths string
+	var strict bool
+	fs.StringVar(&cfgPath, "c", "", "pipeline configuration to check (keys, values, and the policies it names)")
+	fs.StringVar(&cfgPath, "config", "", "same as -c")
+	fs.StringVar(&policyPaths, "policies", "", "policy files or directories to check (default: those of the configuration; without either, the bundled policies)")
+	fs.BoolVar(&strict, "strict", false, "treat warnings (unknown fields, duplicate rules, repaired YAML) as errors")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	problems := 0
+	report := func(err error) {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				fmt.Fprintln(stdout, "error:", line)
+				problems++
+			}
+		}
+	}
+	var pathsToCheck [][]string
+	if cfgPath != "" {
+		cfg, err := config.Load(cfgPath, nil)
+		if err != nil {
+			report(err)
+		} else {
+			// policies are checked below, with every diagnostic listed
+			if err := connector.Check(context.Background(), withoutPolicies(cfg), connector.Options{Logger: quiet}); err != nil {
+				report(err)
+			}
+			cfg.Root.Walk(func(n *config.Node) {
+				if n.Kind == config.KindPolicy {
+					if p := n.Keys().String("policies", ""); p != "" {
+						pathsToCheck = append(pathsToCheck, splitComma(p))
+					}
+				}
+			})
+		}
+	}
+	if policyPaths != "" {
+		pathsToCheck = [][]string{splitComma(policyPaths)}
+	}
+	var diags []policies.Diagnostic
+	if len(pathsToCheck) == 0 && cfgPath == "" {
+		_, d, _ := policies.LoadDefault(policies.Options{Strict: strict})
+		diags = append(diags, d...)
+	}
+	for _, paths := range pathsToCheck {
+		diags = append(diags, policies.Validate(paths, strict)...)
+	}
+	for _, d := range diags {
+		fmt.Fprintln(stdout, d.String())
+		if snip := d.Snippet(); snip != "" {
+			fmt.Fprintln(stdout, snip)
+		}
+		if d.Severity == policies.SeverityError || strict {
+			problems++
+		}
+	}
+	if problems > 0 {
+		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
+		return exitError{code: 1}
+	}
+	fmt.Fprintf(stdout, "ok: %d warning(s)\n", len(diags))
+	return nil
 }
 
+// withoutPolicies copies nothing: it blanks the policies keys of the
+// configuration's policy engines so that Check does not load them (they are
+// validated separately, with every diagnostic listed).
+func withoutPolicies(cfg *config.Config) *config.Config {
+	cfg.Root.Walk(func(n *config.Node) {
+		if n.Kind == config.KindPolicy && n.Has("policies") {
+			n.Set("policies", "")
+			n.Set("mode", "enrich")
+		}
+	})
+	return cfg
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cmdPolicyTest runs policy unit tests and prints "N passed, N failed".
 func cmdPolicyTest(args []string, stdout, stderr io.Writer) error {
-	return exitError{code: 2, msg: "policy test: not built yet"}
+	fs := newFlagSet("policy test", "sfconnector policy test FILE...", stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitError{code: 2}
+	}
+	_, failed, err := policytest.Run(context.Background(), fs.Args(), stdout)
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return exitError{code: 1}
+	}
+	return nil
 }
