@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/policies"
+	"github.com/sfconnector/sfconnector/policies/policytest"
 )
 
 // ---------------------------------------------------------------- examples
@@ -1334,5 +1336,41 @@ func TestSystemd(t *testing.T) {
 	}
 	if lvl, _ := strconv.ParseFloat(string(m[1]), 64); lvl > 2.0 {
 		t.Errorf("systemd-analyze security: exposure %s, want at most 2.0\n%s", m[1], out)
+	}
+}
+
+// TestDemoWorkloadAlerts checks that the compose demo shows alerts: the
+// commands of its demo-workload service, written as the events the collector
+// records in deploy/compose/demo-workload.test.yaml, match the bundled
+// policies.
+func TestDemoWorkloadAlerts(t *testing.T) {
+	const file = "deploy/compose/demo-workload.test.yaml"
+	c := loadCompose(t)
+	w, ok := c.Services["demo-workload"]
+	if !ok {
+		t.Fatal("docker-compose.yml: no demo-workload service")
+	}
+	script := strings.Join(stringList(w.Command), " ")
+	// each event in the test file is introduced by the command that causes it
+	n := 0
+	lines := strings.Split(readFile(t, file), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		cmd, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "# ")
+		if !ok || !strings.HasPrefix(strings.TrimSpace(lines[i+1]), "- {") {
+			continue
+		}
+		cmd, _, _ = strings.Cut(cmd, ":")
+		if !strings.Contains(script, strings.TrimSpace(cmd)) {
+			t.Errorf("%s:%d: %q is not a command of demo-workload", file, i+1, cmd)
+		}
+		n++
+	}
+	if n < 3 {
+		t.Errorf("%s: found %d commented commands, want one per event", file, n)
+	}
+	var out bytes.Buffer
+	passed, failed, err := policytest.Run(context.Background(), []string{filepath.Join(root, file)}, &out)
+	if err != nil || failed > 0 || passed == 0 {
+		t.Errorf("%s: %d passed, %d failed, %v\n%s", file, passed, failed, err, out.String())
 	}
 }
