@@ -373,6 +373,8 @@ func (l *loader) parseAndCompile(text string, ctx *cctx) *cnode {
 			msg := "syntax error: " + se.Msg
 			if se.Near != "" {
 				msg += fmt.Sprintf(" near %q", se.Near)
+			} else {
+				msg += " at the end of the condition"
 			}
 			l.diags.add(SeverityError, pos, ctx.item, src, "%s", msg)
 		} else {

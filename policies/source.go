@@ -59,6 +59,18 @@ func parseSource(name string, data []byte, diags *diagList) *sourceFile {
 	f := &sourceFile{name: name, lines: lines, shift: make([]int, len(lines))}
 	docs, err := decodeYAML([]byte(text))
 	if err == nil {
+		// YAML accepts a tab as a separator inside a value, but not in
+		// indentation, and other tools are stricter: say where they are.
+		var tabs []int
+		for i, l := range lines {
+			if strings.IndexByte(l, '\t') >= 0 {
+				tabs = append(tabs, i+1)
+			}
+		}
+		for _, r := range groupLines(tabs) {
+			diags.add(SeverityWarning, Position{File: name, Line: r[0], Col: strings.IndexByte(lines[r[0]-1], '\t') + 1},
+				"", lines[r[0]-1], "tab characters in the text (%s); YAML parsers reject them in indentation, use spaces", lineRange(r))
+		}
 		f.docs = docs
 		return f
 	}
@@ -322,7 +334,7 @@ func (f *sourceFile) scalarPos(n *yaml.Node, off int) Position {
 		}
 		col++
 	}
-	next()
+	// The end of the value: just after its last character.
 	return f.at(line, col)
 }
 
