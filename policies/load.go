@@ -159,7 +159,8 @@ func pathOf(err error) string {
 
 // policyFiles expands paths into the policy files to load, without
 // duplicates, keeping the order of paths and lexical order inside
-// directories. Hidden directories (.git) are skipped.
+// directories. Hidden files and directories (.git, .#x.yaml) are skipped
+// in directories; a path given by name is always loaded.
 func policyFiles(paths []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -182,13 +183,16 @@ func policyFiles(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			hidden := path != p && strings.HasPrefix(d.Name(), ".")
 			if d.IsDir() {
-				if path != p && strings.HasPrefix(d.Name(), ".") {
+				if hidden {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if IsPolicyFile(path) {
+			// Hidden files are editors' and tools' temporary copies
+			// (.#rules.yaml, .rules.yaml.swp).
+			if !hidden && IsPolicyFile(path) {
 				add(path)
 			}
 			return nil

@@ -192,6 +192,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if !inTree(ev.Name) {
 			return false // a sibling of a file given by name
 		}
+		if strings.HasPrefix(filepath.Base(ev.Name), ".") {
+			return false // editors' temporary files; the loader skips them too
+		}
 		if policies.IsPolicyFile(ev.Name) {
 			return true
 		}
