@@ -117,7 +117,9 @@ func TestWatcherDirectory(t *testing.T) {
 	f.change(func() { writeFile(t, filepath.Join(dir, "a.yaml"), rule("two", "sf.opflags = EXEC")) }, f.rulesAre("two"))
 
 	// A new file in a new subdirectory.
-	f.change(func() { writeFile(t, filepath.Join(dir, "sub", "deeper", "b.yml"), rule("three", "sf.opflags = CLONE")) }, f.rulesAre("two", "three"))
+	f.change(func() {
+		writeFile(t, filepath.Join(dir, "sub", "deeper", "b.yml"), rule("three", "sf.opflags = CLONE"))
+	}, f.rulesAre("two", "three"))
 
 	// A broken file: logged, counted, the running set stays and keeps working.
 	before := f.tr.Set()
