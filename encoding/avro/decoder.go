@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -53,18 +54,14 @@ func (d *Decoder) Decode(_ context.Context, value []byte, b *sysflow.Batch) erro
 		b.Records = append(b.Records, rec)
 		return nil
 	case nameEvent, nameAlert:
-		native, rest, err := ws.codec.NativeFromBinary(body)
+		if ws.planErr != nil {
+			return fmt.Errorf("avro: schema id %d (%s): %w", id, ws.name, ws.planErr)
+		}
+		ff, err := readFlat(ws.plan, body)
 		if err != nil {
 			return fmt.Errorf("avro: schema id %d (%s): %w", id, ws.name, err)
 		}
-		if len(rest) != 0 {
-			return fmt.Errorf("avro: schema id %d (%s): %d trailing bytes", id, ws.name, len(rest))
-		}
-		m, ok := native.(map[string]any)
-		if !ok {
-			return fmt.Errorf("avro: schema id %d: the top-level value is not a record", id)
-		}
-		ev, err := eventFromNative(m)
+		ev, err := eventFromFlat(ff)
 		if err != nil {
 			return fmt.Errorf("avro: schema id %d (%s): %w", id, ws.name, err)
 		}
@@ -86,42 +83,9 @@ func (d *Decoder) DecodeEvent(ctx context.Context, value []byte) (*sysflow.Event
 	return b.Events[0], nil
 }
 
-// The inverse of the registry's derivations: eventFromNative rebuilds an
+// The inverse of the registry's derivations: eventFromFlat rebuilds an
 // Event whose registry fields read exactly as the encoded ones. Fields the
 // writer's schema version lacks read as zero values.
-
-type native map[string]any
-
-func (n native) str(k string) string   { s, _ := n[k].(string); return s }
-func (n native) long(k string) int64   { v, _ := n[k].(int64); return v }
-func (n native) boolean(k string) bool { v, _ := n[k].(bool); return v }
-func (n native) strs(k string) []string {
-	a, _ := n[k].([]any)
-	if len(a) == 0 {
-		return nil
-	}
-	out := make([]string, len(a))
-	for i, v := range a {
-		out[i], _ = v.(string)
-	}
-	return out
-}
-
-// rec returns a nested record, also one inside a [null, record] union.
-func (n native) rec(k string) native {
-	switch v := n[k].(type) {
-	case map[string]any:
-		if len(v) == 1 {
-			for name, inner := range v {
-				if m, ok := inner.(map[string]any); ok && strings.Contains(name, ".") {
-					return m
-				}
-			}
-		}
-		return v
-	}
-	return nil
-}
 
 var (
 	kindByType = func() map[string]sysflow.RecordKind {
@@ -214,141 +178,130 @@ func argsOf(cmdline, exe string) string {
 	return ""
 }
 
-func eventFromNative(top native) (*sysflow.Event, error) {
+func eventFromFlat(ff *flatFields) (*sysflow.Event, error) {
 	ev := &sysflow.Event{}
-	typ := top.str("type")
-	k, ok := kindByType[typ]
+	k, ok := kindByType[ff.Type]
 	if !ok {
-		return nil, fmt.Errorf("type %q is not a record type", typ)
+		return nil, fmt.Errorf("type %q is not a record type", ff.Type)
 	}
 	ev.Kind = k
-	for _, n := range top.strs("opflags") {
+	for _, n := range ff.Opflags {
 		ev.OpFlags |= opBits[k][n]
 	}
-	ev.Ret = int32(top.long("ret"))
-	ev.TS = top.long("ts")
-	ev.EndTS = top.long("endts")
-	ev.Args = top.strs("args")
+	ev.Ret = int32(ff.Ret)
+	ev.TS = ff.Ts
+	ev.EndTS = ff.Endts
+	ev.Args = ff.Args
 
-	if meta := top.rec("meta"); meta != nil && meta.str("tracename") != "" {
-		node := top.rec("node")
-		ev.Header = &sysflow.Header{Version: meta.long("schema"), Filename: meta.str("tracename"),
-			Exporter: node.str("id"), IP: node.str("ip")}
+	// A header always has a trace name ("." when the writer recorded none).
+	if ff.Meta.Tracename != "" {
+		ev.Header = &sysflow.Header{Version: ff.Meta.Schema, Filename: ff.Meta.Tracename,
+			Exporter: ff.Node.Id, IP: ff.Node.Ip}
 	}
-	if p := top.rec("proc"); p != nil {
-		ev.ProcOID = sysflow.OID{CreateTS: p.long("createts"), Hpid: p.long("pid")}
-		ev.TID = p.long("tid")
-		ev.Proc = &sysflow.Process{OID: ev.ProcOID, Exe: p.str("exe"), ExeArgs: p.str("args"),
-			UID: int32(p.long("uid")), UserName: p.str("user"), GID: int32(p.long("gid")), GroupName: p.str("group"),
-			TTY: p.boolean("tty"), Entry: p.boolean("entry"), Cwd: p.str("cwd"), Env: p.strs("env")}
-		exes, cmds, pids := p.strs("aexe"), p.strs("acmdline"), p.strs("apid")
-		for i, exe := range exes {
-			a := &sysflow.Process{Exe: exe}
-			if i < len(cmds) {
-				a.ExeArgs = argsOf(cmds[i], exe)
+	if p := ff.Proc; p != nil {
+		ev.ProcOID = sysflow.OID{CreateTS: p.Createts, Hpid: p.Pid}
+		ev.TID = p.Tid
+		ev.Proc = &sysflow.Process{OID: ev.ProcOID, Exe: p.Exe, ExeArgs: p.Args,
+			UID: int32(p.Uid), UserName: p.User, GID: int32(p.Gid), GroupName: p.Group,
+			TTY: p.Tty, Entry: p.Entry, Cwd: p.Cwd, Env: p.Env}
+		if len(p.Aexe) > 0 {
+			anc := make([]sysflow.Process, len(p.Aexe))
+			ev.Ancestry = make([]*sysflow.Process, len(p.Aexe))
+			for i, exe := range p.Aexe {
+				a := &anc[i]
+				a.Exe = exe
+				if i < len(p.Acmdline) {
+					a.ExeArgs = argsOf(p.Acmdline[i], exe)
+				}
+				if i < len(p.Apid) {
+					a.OID.Hpid, _ = strconv.ParseInt(p.Apid[i], 10, 64)
+				}
+				ev.Ancestry[i] = a
 			}
-			if i < len(pids) {
-				a.OID.Hpid, _ = strconv.ParseInt(pids[i], 10, 64)
-			}
-			ev.Ancestry = append(ev.Ancestry, a)
 		}
 	}
-	if pp := top.rec("pproc"); pp != nil {
-		ev.ParentOID = &sysflow.OID{CreateTS: pp.long("createts"), Hpid: pp.long("pid")}
-		ev.Parent = &sysflow.Process{OID: *ev.ParentOID, Exe: pp.str("exe"), ExeArgs: pp.str("args"),
-			UID: int32(pp.long("uid")), UserName: pp.str("user"), GID: int32(pp.long("gid")), GroupName: pp.str("group"),
-			TTY: pp.boolean("tty"), Entry: pp.boolean("entry")}
+	if pp := ff.Pproc; pp != nil {
+		ev.ParentOID = &sysflow.OID{CreateTS: pp.Createts, Hpid: pp.Pid}
+		ev.Parent = &sysflow.Process{OID: *ev.ParentOID, Exe: pp.Exe, ExeArgs: pp.Args,
+			UID: int32(pp.Uid), UserName: pp.User, GID: int32(pp.Gid), GroupName: pp.Group,
+			TTY: pp.Tty, Entry: pp.Entry}
 	}
-	if f := top.rec("file"); f != nil {
+	if f := ff.File; f != nil {
 		var err error
-		if ev.FileOID, err = parseFOID(f.str("oid")); err != nil {
+		if ev.FileOID, err = parseFOID(f.Oid); err != nil {
 			return nil, err
 		}
-		path, link, typ := f.str("path"), f.str("symlink"), f.str("type")
-		if path != "" || link != "" || typ != "" {
-			ev.File = &sysflow.File{OID: ev.FileOID, Path: joinPath(path, link)}
-			if typ != "" {
-				ev.File.Restype = int32([]rune(typ)[0])
+		if f.Path != "" || f.Symlink != "" || f.Type != "" {
+			ev.File = &sysflow.File{OID: ev.FileOID, Path: joinPath(f.Path, f.Symlink)}
+			if f.Type != "" {
+				r, _ := utf8.DecodeRuneInString(f.Type)
+				ev.File.Restype = r
 			}
 		}
-		ev.FD = int32(f.long("fd"))
-		for _, n := range f.strs("openflags") {
+		ev.FD = int32(f.Fd)
+		for _, n := range f.Openflags {
 			ev.OpenFlags |= openBits[n]
 		}
-		if s := f.str("newoid"); s != "" {
-			nf, err := parseFOID(s)
+		if f.Newoid != "" {
+			nf, err := parseFOID(f.Newoid)
 			if err != nil {
 				return nil, err
 			}
 			ev.NewFileOID = &nf
 		}
-		if np, nl := f.str("newpath"), f.str("newsymlink"); np != "" || nl != "" {
-			ev.NewFile = &sysflow.File{Path: joinPath(np, nl)}
+		if f.Newpath != "" || f.Newsymlink != "" {
+			ev.NewFile = &sysflow.File{Path: joinPath(f.Newpath, f.Newsymlink)}
 			if ev.NewFileOID != nil {
 				ev.NewFile.OID = *ev.NewFileOID
 			}
 		}
 	}
-	if n := top.rec("net"); n != nil {
-		ev.Proto, ev.SPort, ev.DPort = int32(n.long("proto")), int32(n.long("sport")), int32(n.long("dport"))
-		var err error
-		if ev.SIP, err = parseIPv4(n.str("sip")); err != nil {
-			return nil, err
-		}
-		if ev.DIP, err = parseIPv4(n.str("dip")); err != nil {
-			return nil, err
-		}
+	ev.Proto, ev.SPort, ev.DPort = int32(ff.Net.Proto), int32(ff.Net.Sport), int32(ff.Net.Dport)
+	var err error
+	if ev.SIP, err = parseIPv4(ff.Net.Sip); err != nil {
+		return nil, err
 	}
-	if f := top.rec("flow"); f != nil {
-		ev.RBytes, ev.ROps, ev.WBytes, ev.WOps = f.long("rbytes"), f.long("rops"), f.long("wbytes"), f.long("wops")
+	if ev.DIP, err = parseIPv4(ff.Net.Dip); err != nil {
+		return nil, err
 	}
-	if c := top.rec("container"); c != nil {
-		if c.str("type") != "host" || c.str("id") != "" {
-			ev.Container = &sysflow.Container{ID: c.str("id"), Name: c.str("name"), Image: c.str("image"),
-				ImageID: c.str("imageid"), Privileged: c.long("privileged") != 0,
-				Type: sysflow.ContainerType(indexOf(sysflow.ContainerTypeNames, "CT_"+c.str("type")))}
+	ev.RBytes, ev.ROps, ev.WBytes, ev.WOps = ff.Flow.Rbytes, ff.Flow.Rops, ff.Flow.Wbytes, ff.Flow.Wops
+	if c := ff.Container; c != nil {
+		if c.Type != "host" || c.Id != "" {
+			ev.Container = &sysflow.Container{ID: c.Id, Name: c.Name, Image: c.Image, ImageID: c.Imageid,
+				Privileged: c.Privileged != 0, Type: sysflow.ContainerType(indexOf(sysflow.ContainerTypeNames, "CT_"+c.Type))}
 			if ev.Proc != nil {
-				id := ev.Container.ID
-				ev.Proc.ContainerID = &id
+				ev.Proc.ContainerID = &ev.Container.ID
 			}
 		}
 	} else if ev.Proc != nil {
 		// The process is in a container whose record was missing.
-		empty := ""
-		ev.Proc.ContainerID = &empty
+		ev.Proc.ContainerID = new(string)
 	}
-	if p := top.rec("pod"); p != nil {
-		pod := &sysflow.Pod{ID: p.str("id"), Name: p.str("name"), NodeName: p.str("nodename"),
-			Namespace: p.str("namespace"), TS: p.long("ts"), RestartCount: p.long("restartcnt")}
-		var err error
-		if pod.HostIP, err = ipsFromJSON(p.str("hostip")); err != nil {
+	if p := ff.Pod; p != nil {
+		pod := &sysflow.Pod{ID: p.Id, Name: p.Name, NodeName: p.Nodename, Namespace: p.Namespace,
+			TS: p.Ts, RestartCount: p.Restartcnt}
+		if pod.HostIP, err = ipsFromJSON(p.Hostip); err != nil {
 			return nil, fmt.Errorf("pod.hostip: %w", err)
 		}
-		if pod.InternalIP, err = ipsFromJSON(p.str("internalip")); err != nil {
+		if pod.InternalIP, err = ipsFromJSON(p.Internalip); err != nil {
 			return nil, fmt.Errorf("pod.internalip: %w", err)
 		}
-		if pod.Services, err = servicesFromJSON(p.str("services")); err != nil {
+		if pod.Services, err = servicesFromJSON(p.Services); err != nil {
 			return nil, fmt.Errorf("pod.services: %w", err)
 		}
 		ev.Pod = pod
 	}
-	if k := top.rec("ke"); k != nil {
-		ev.K8s = &sysflow.K8sEvent{TS: ev.TS, Message: k.str("message"),
-			Action: indexOf(sysflow.K8sActionNames, k.str("action")),
-			Kind:   indexOf(sysflow.K8sComponentNames, k.str("kind"))}
+	if k := ff.Ke; k != nil {
+		ev.K8s = &sysflow.K8sEvent{TS: ev.TS, Message: k.Message,
+			Action: indexOf(sysflow.K8sActionNames, k.Action), Kind: indexOf(sysflow.K8sComponentNames, k.Kind)}
 	}
-	if rules, ok := top["rules"].([]any); ok {
-		for _, r := range rules {
-			m := native(asMap(r))
-			ev.Matches = append(ev.Matches, sysflow.Match{Rule: m.str("rule"), Desc: m.str("desc"),
-				Priority: parsePriority(m.str("priority")), Tags: m.strs("tags"), Output: m.str("output")})
-		}
-		ev.Tags = top.strs("tags")
+	for _, m := range ff.Rules {
+		ev.Matches = append(ev.Matches, sysflow.Match{Rule: m.Rule, Desc: m.Desc,
+			Priority: parsePriority(m.Priority), Tags: m.Tags, Output: m.Output})
 	}
+	ev.Tags = ff.Tags
 	return ev, nil
 }
-
-func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 func parsePriority(s string) sysflow.Priority {
 	switch s {

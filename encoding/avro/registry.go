@@ -82,6 +82,10 @@ type writerSchema struct {
 	name  string // full name of the top-level record
 	text  string
 	codec *goavro.Codec
+
+	// The reading plan for FlatEvent and Alert schemas, or why there is none.
+	plan    []rstep
+	planErr error
 }
 
 // NewRegistry returns a client for cfg.RegistryURL. It does not connect.
@@ -181,7 +185,11 @@ func (r *Registry) fetch(id int) (*writerSchema, error) {
 	if top.Namespace != "" && !strings.Contains(name, ".") {
 		name = top.Namespace + "." + name
 	}
-	return &writerSchema{id: id, name: name, text: s.Schema(), codec: codec}, nil
+	ws := &writerSchema{id: id, name: name, text: s.Schema(), codec: codec}
+	if name == nameEvent || name == nameAlert {
+		ws.plan, ws.planErr = compileReader(s.Schema())
+	}
+	return ws, nil
 }
 
 // subject expands the subject template for topic.
