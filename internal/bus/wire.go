@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -55,6 +56,8 @@ type Builder struct {
 	safe    func(byte) bool
 	encoder encoding.Encoder
 
+	avg atomic.Int64 // bytes per wire message seen last, to size the next buffer
+
 	mu      sync.Mutex
 	encs    map[string]encoding.Encoder // per destination, for DestinationEncoders
 	headers map[string]*sysflow.Header  // last header seen per batch source, for raw records
@@ -88,7 +91,17 @@ func (b *Builder) encoderFor(dest string) (encoding.Encoder, error) {
 // Build appends the wire messages of msgs to out. All values share one
 // buffer, so a batch costs a few allocations, not one per event.
 func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, error) {
-	var arena []byte
+	n := 0
+	for _, msg := range msgs {
+		if b := sysflow.BatchOf(msg); b != nil {
+			n += len(b.Events) + len(b.Records)
+		} else {
+			n++
+		}
+	}
+	// One buffer sized from the last batches' average: growing it by
+	// doubling would copy a large batch several times.
+	arena := make([]byte, 0, n*int(max(b.avg.Load(), 64))*9/8)
 	type span struct{ kStart, kEnd, vStart, vEnd int }
 	start := len(out)
 	var spans []span
@@ -174,6 +187,9 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			spans = append(spans, s)
 			out = append(out, Message{Dest: lastDest})
 		}
+	}
+	if len(spans) > 0 {
+		b.avg.Store(int64(len(arena) / len(spans)))
 	}
 	for i, s := range spans {
 		m := &out[start+i]

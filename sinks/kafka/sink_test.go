@@ -13,11 +13,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sfconnector/sfconnector/encoding/avro"
 	"github.com/sfconnector/sfconnector/internal/conformance"
 	"github.com/sfconnector/sfconnector/internal/testcert"
 	"github.com/sfconnector/sfconnector/sinks/kafka"
 	"github.com/sfconnector/sfconnector/sysflow"
 	"github.com/sfconnector/sfconnector/testenv"
+	"github.com/sfconnector/sfconnector/testenv/shared"
 )
 
 // readAll reads n records of topic with franz-go (the independent checker:
@@ -201,5 +203,62 @@ func TestTLSAndSASL(t *testing.T) {
 				t.Fatal("publish to a server with an untrusted certificate succeeded")
 			}
 		})
+	}
+}
+
+// Raw records forwarded in registry Avro (the record schema) arrive in
+// order, one stream in one partition, and decode to the same records.
+func TestRawRecordsInRegistryAvro(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	reg, err := avro.NewRegistry(avro.Config{RegistryURL: testenv.SchemaRegistry(t), Schema: avro.SchemaRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := avro.NewEncoder(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := testenv.Name(t, "raw")
+	s, err := kafka.New(kafka.Config{Brokers: brokers, Topic: topic, CreateTopics: true, Partitions: 4, Encoder: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, c, err := sysflow.OpenFile(filepath.Join(shared.Path(t, "traces"), "tcp.sf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var recs []sysflow.Record
+	for {
+		recs, err = r.Next(recs)
+		if err != nil {
+			break
+		}
+	}
+	half := len(recs) / 2
+	for _, part := range [][]sysflow.Record{recs[:half], recs[half:]} {
+		msg := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: "tcp.sf", Records: part})
+		if err := s.Publish("", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, brokers, topic, len(recs))
+	dec := avro.NewDecoder(reg)
+	var b sysflow.Batch
+	for i, kr := range got {
+		if kr.Partition != got[0].Partition || string(kr.Key) != string(got[0].Key) {
+			t.Fatalf("record %d in partition %d key %q; the stream started in %d key %q", i, kr.Partition, kr.Key, got[0].Partition, got[0].Key)
+		}
+		if err := dec.Decode(context.Background(), kr.Value, &b); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	for i := range recs {
+		want, _ := sysflow.AppendDatum(nil, &recs[i])
+		have, _ := sysflow.AppendDatum(nil, &b.Records[i])
+		if string(want) != string(have) {
+			t.Fatalf("record %d (%s) differs after forwarding", i, recs[i].Kind)
+		}
 	}
 }
