@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -475,7 +476,8 @@ func (l *loader) scratch(ev *sysflow.Event) *Evaluator {
 	if l.probe == nil {
 		l.probe = &Evaluator{}
 	}
-	l.probe.ev = ev
+	l.probe.set = &Set{} // no leaves: only direct evaluation
+	l.probe.begin(ev)
 	return l.probe
 }
 
@@ -515,14 +517,7 @@ func stringTest(op condition.Op, vals []string) (strTest, error) {
 			v := vs[0]
 			return func(s string) bool { return strings.Contains(s, v) }, nil
 		}
-		return func(s string) bool {
-			for _, v := range vs {
-				if strings.Contains(s, v) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return newMultiContains(vs).contains, nil
 	case condition.OpIContains:
 		v := strings.ToLower(vals[0])
 		return func(s string) bool { return containsFold(s, v) }, nil
@@ -665,22 +660,33 @@ func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluato
 			return whenFalse
 		}, nil
 	case sysflow.FieldList:
+		if f.Name == "sf.opflags" && (op == condition.OpEq || op == condition.OpIn || op == condition.OpIntersects) {
+			// Each op flag bit has one name per record kind, so "any name
+			// in the set" is a bit test.
+			var masks [32]int32
+			for _, k := range eventKinds {
+				for bit := 0; bit < 31; bit++ {
+					for _, name := range sysflow.OpFlagNames(nil, 1<<bit, k) {
+						if slices.Contains(vals, name) {
+							masks[k] |= 1 << bit
+						}
+					}
+				}
+			}
+			return func(p *Evaluator) bool { return p.ev.OpFlags&masks[p.ev.Kind&31] != 0 }, nil
+		}
 		t, err := stringTest(op, vals)
 		if err != nil {
 			return nil, err
 		}
-		get := f.List
+		slot := l.listSlot(f)
 		return func(p *Evaluator) bool {
-			xs := get(p.ev, p.list[:0])
-			hit := false
-			for _, s := range xs {
+			for _, s := range p.listValue(slot, f) {
 				if t(s) {
-					hit = true
-					break
+					return true
 				}
 			}
-			p.list = xs[:0]
-			return hit
+			return false
 		}, nil
 	}
 	t, err := stringTest(op, vals)
@@ -749,6 +755,79 @@ func existsEval(lhs opnd) func(*Evaluator) bool {
 		}
 	}
 	return func(p *Evaluator) bool { return f.Str(p.ev) != "" }
+}
+
+// listSlot gives a list field a slot in the evaluators' per-event cache:
+// the ancestry, for one, is walked once per event however many
+// comparisons read it.
+func (l *loader) listSlot(f *sysflow.Field) int {
+	if l.listSlots == nil {
+		l.listSlots = map[string]int{}
+	}
+	if i, ok := l.listSlots[f.Name]; ok {
+		return i
+	}
+	i := len(l.listSlots)
+	l.listSlots[f.Name] = i
+	return i
+}
+
+// listValue returns the list field's elements for the current event,
+// computed once per event into a buffer the evaluator keeps.
+func (p *Evaluator) listValue(slot int, f *sysflow.Field) []string {
+	for slot >= len(p.lists) {
+		p.lists = append(p.lists, listCache{})
+	}
+	c := &p.lists[slot]
+	if c.gen != p.gen || c.ev != p.ev {
+		c.vals = f.List(p.ev, c.vals[:0])
+		c.gen, c.ev = p.gen, p.ev
+	}
+	return c.vals
+}
+
+type listCache struct {
+	gen  uint32
+	ev   *sysflow.Event
+	vals []string
+}
+
+// multiContains tests a string for any of several substrings in one pass:
+// candidates are tried only where the string has the first byte of one.
+type multiContains struct {
+	first  [256]bool
+	byByte [256][]string
+	empty  bool
+}
+
+func newMultiContains(needles []string) *multiContains {
+	m := &multiContains{}
+	for _, n := range needles {
+		if n == "" {
+			m.empty = true
+			continue
+		}
+		m.first[n[0]] = true
+		m.byByte[n[0]] = append(m.byByte[n[0]], n)
+	}
+	return m
+}
+
+func (m *multiContains) contains(s string) bool {
+	if m.empty {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if !m.first[s[i]] {
+			continue
+		}
+		for _, n := range m.byByte[s[i]] {
+			if strings.HasPrefix(s[i:], n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // values appends the operand's values as strings (a list field gives its

@@ -392,6 +392,7 @@ type loader struct {
 	leafIndex   map[string]int32
 	probe       *Evaluator
 	neverReason string
+	listSlots   map[string]int
 }
 
 // itemKeys are the keys allowed on each kind of item. Keys Falco knows but

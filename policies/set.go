@@ -94,6 +94,7 @@ type Evaluator struct {
 	buf   []byte
 	memo  []uint32 // per leaf: gen<<1 | result, valid when the gen matches
 	gen   uint32
+	lists []listCache // list field values of the current event, by slot
 }
 
 // NewEvaluator returns an evaluator for the set.

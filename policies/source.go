@@ -54,7 +54,8 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 // reported as a warning naming its lines, and the repaired text is parsed.
 // Repairs keep line numbers, so positions still point at the file.
 func parseSource(name string, data []byte, diags *diagList) *sourceFile {
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	// YAML breaks lines at \r\n, \n and a lone \r.
+	text := strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n")
 	lines := strings.Split(text, "\n")
 	f := &sourceFile{name: name, lines: lines, shift: make([]int, len(lines))}
 	docs, err := decodeYAML([]byte(text))

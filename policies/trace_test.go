@@ -3,10 +3,12 @@ package policies
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
 
+	"github.com/sfconnector/sfconnector/policies/condition"
 	"github.com/sfconnector/sfconnector/policies/internal/tracefile"
 	"github.com/sfconnector/sfconnector/sysflow"
 	"github.com/sfconnector/sfconnector/testenv/shared"
@@ -137,4 +139,51 @@ func prefilterAllows(r *Rule, k sysflow.RecordKind) bool {
 		}
 	}
 	return false
+}
+
+// TestOpFlagsBitTest checks the bit-test compilation of sf.opflags = / in
+// against the names the registry gives, on every trace event.
+func TestOpFlagsBitTest(t *testing.T) {
+	names := []string{"CLONE", "EXEC", "EXIT", "SETUID", "SETNS", "ACCEPT", "CONNECT", "OPEN", "READ", "RECV",
+		"WRITE", "SEND", "CLOSE", "TRUNCATE", "SHUTDOWN", "MMAP", "DIGEST", "MKDIR", "RMDIR", "LINK", "UNLINK",
+		"SYMLINK", "RENAME", "NOPE"}
+	var sets [][]string
+	for i, n := range names {
+		sets = append(sets, []string{n}, []string{n, names[(i+7)%len(names)]})
+	}
+	f, _ := sysflow.LookupField("sf.opflags")
+	l := &loader{}
+	evals := make([]func(*Evaluator) bool, len(sets))
+	for i, vals := range sets {
+		rhs := make([]opnd, len(vals))
+		for j, v := range vals {
+			rhs[j] = opnd{lit: v}
+		}
+		ev, err := l.makeEval(condition.OpIn, opnd{field: f}, rhs)
+		if err != nil || ev == nil {
+			t.Fatal(err)
+		}
+		evals[i] = ev
+	}
+	p := &Evaluator{set: &Set{}}
+	checked := 0
+	for name, evs := range traceEvents(t) {
+		for _, ev := range evs {
+			p.begin(ev)
+			have := f.List(ev, nil)
+			for i, vals := range sets {
+				want := false
+				for _, h := range have {
+					want = want || slices.Contains(vals, h)
+				}
+				if got := evals[i](p); got != want {
+					t.Fatalf("%s: %s event with %v: sf.opflags in %v gave %v", name, ev.Kind.TypeName(), have, vals, got)
+				}
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing checked")
+	}
 }
