@@ -134,9 +134,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
 	case sysflow.KindNetworkFlow, sysflow.KindNetworkEvent:
 		b = appendNetwork(b, ev)
 	}
-	if tags := eventTags(ev); len(tags) > 0 {
-		b = stringsField(b, "tags", tags)
-	}
+	b = appendTags(b, ev)
 	return append(b, '}'), nil
 }
 
@@ -167,31 +165,29 @@ func classify(ev *sysflow.Event) (category, typ, action string) {
 	switch ev.Kind {
 	case sysflow.KindProcessEvent:
 		thread := ev.ProcOID.Hpid != ev.TID
-		typ = "start"
 		switch {
+		case f&opExit != 0 && thread:
+			return "process", "thread-exit", "process-thread-exit"
 		case f&opExit != 0:
-			typ = "exit"
-			if thread {
-				typ = "thread-exit"
-			}
-		case f&(opClone|opExec) != 0:
-			if thread {
-				typ = "thread-start"
-			}
-		case f&opSetuid != 0:
-			typ = "change"
+			return "process", "exit", "process-exit"
+		case f&(opClone|opExec) != 0 && thread:
+			return "process", "thread-start", "process-thread-start"
+		case f&(opClone|opExec) == 0 && f&opSetuid != 0:
+			return "process", "change", "process-change"
 		}
-		return "process", typ, "process-" + typ
+		return "process", "start", "process-start"
 	case sysflow.KindFileFlow:
-		typ, action = "access", "file-access"
-		if f&opReadRecv != 0 && (ev.RBytes > 0 || ev.ROps > 0) {
-			action += "-read"
+		read := f&opReadRecv != 0 && (ev.RBytes > 0 || ev.ROps > 0)
+		write := f&opWriteSend != 0 && (ev.WBytes > 0 || ev.WOps > 0)
+		switch {
+		case read && write:
+			return "file", "change", "file-access-read-write"
+		case write:
+			return "file", "change", "file-access-write"
+		case read:
+			return "file", "access", "file-access-read"
 		}
-		if f&opWriteSend != 0 && (ev.WBytes > 0 || ev.WOps > 0) {
-			typ = "change"
-			action += "-write"
-		}
-		return "file", typ, action
+		return "file", "access", "file-access"
 	case sysflow.KindFileEvent:
 		switch {
 		case f&opMkdir != 0:
@@ -700,23 +696,38 @@ func validIP(s string) bool {
 	return strings.ContainsAny(s, ".:")
 }
 
-// eventTags returns the event's tags, or for an alert whose tags were not
+// appendTags writes the event's tags, or for an alert whose tags were not
 // merged yet, the de-duplicated tags of its matches.
-func eventTags(ev *sysflow.Event) []string {
-	if len(ev.Tags) > 0 || len(ev.Matches) == 0 {
-		return ev.Tags
+func appendTags(b []byte, ev *sysflow.Event) []byte {
+	if len(ev.Tags) > 0 {
+		return stringsField(b, "tags", ev.Tags)
 	}
-	var tags []string
+	n := 0
+	for i := range ev.Matches {
+		n += len(ev.Matches[i].Tags)
+	}
+	if n == 0 {
+		return b
+	}
+	b = append(key(b, "tags"), '[')
 	for i := range ev.Matches {
 	next:
-		for _, t := range ev.Matches[i].Tags {
-			for _, have := range tags {
+		for k, t := range ev.Matches[i].Tags {
+			// Seen in an earlier match, or earlier in this one?
+			for j := range i {
+				for _, have := range ev.Matches[j].Tags {
+					if have == t {
+						continue next
+					}
+				}
+			}
+			for _, have := range ev.Matches[i].Tags[:k] {
 				if have == t {
 					continue next
 				}
 			}
-			tags = append(tags, t)
+			b = appendString(sep(b), t)
 		}
 	}
-	return tags
+	return append(b, ']')
 }

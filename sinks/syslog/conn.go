@@ -35,24 +35,30 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // conn is one TCP or TLS connection to the receiver.
 //
-// Ownership: the sink's mutex guards every field except dead, deadErr and
-// deadAt, which the watcher goroutine sets once (before closing dead).
-// The watcher reads from the connection, which a syslog receiver never
-// writes to: its Read returns only when the receiver closed or reset the
-// connection, which tells the sink that data it wrote since may be lost,
-// long before a write fails. close() ends the watcher and waits for it.
+// Ownership: the sink's mutex guards bw and the writes. dead, deadErr and
+// deadAt are set once by markDead (before closing dead); acks has its own
+// lock. Two goroutines belong to a connection and end with it (close()
+// waits for both):
+//   - the watcher reads from the connection, which a syslog receiver never
+//     writes to: its Read returns only when the receiver closed or reset
+//     the connection, which tells the sink that data it wrote since may be
+//     lost, long before a write fails;
+//   - the sampler reads the kernel's acknowledged-bytes count periodically,
+//     so that the time the receiver last took data is known even while a
+//     Publish is blocked in a write.
 type conn struct {
-	raw   net.Conn // the TCP connection
-	cc    *countingConn
-	tls   *tls.Conn // nil without TLS
-	bw    *bufio.Writer
-	acked int64 // bytes of the stream the receiver's kernel acknowledged, as last sampled
+	raw  net.Conn // the TCP connection
+	cc   *countingConn
+	tls  *tls.Conn // nil without TLS
+	bw   *bufio.Writer
+	acks ackState
 
 	deadOnce    sync.Once
 	dead        chan struct{} // closed when the connection is known broken
 	deadErr     error
 	deadAt      time.Time
 	watching    chan struct{} // closed when the watcher returned
+	sampling    chan struct{} // closed when the sampler returned
 	onDead      func()
 	certHint    bool      // the receiver asked for a client certificate and none is configured
 	established time.Time // when the handshake completed
@@ -72,7 +78,7 @@ func (c *conn) hint(err error) error {
 
 // dialStream connects over TCP, and TLS when tc is set, and starts the
 // watcher. onDead is called (from the watcher) when the connection breaks.
-func dialStream(ctx context.Context, addr string, tc *tls.Config, dialTimeout, writeTimeout time.Duration, onDead func()) (*conn, error) {
+func dialStream(ctx context.Context, addr string, tc *tls.Config, dialTimeout, writeTimeout, samplePeriod time.Duration, onDead func()) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	d := net.Dialer{KeepAlive: 15 * time.Second}
@@ -90,6 +96,7 @@ func dialStream(ctx context.Context, addr string, tc *tls.Config, dialTimeout, w
 		cc:       &countingConn{Conn: raw, timeout: writeTimeout},
 		dead:     make(chan struct{}),
 		watching: make(chan struct{}),
+		sampling: make(chan struct{}),
 		onDead:   onDead,
 	}
 	var stream io.ReadWriter = c.cc
@@ -116,7 +123,16 @@ func dialStream(ctx context.Context, addr string, tc *tls.Config, dialTimeout, w
 	}
 	c.bw = bufio.NewWriterSize(stream, 64<<10)
 	c.established = time.Now()
+	c.acks.progressAt, c.acks.sampledAt = c.established, c.established
+	rc, err := raw.(syscall.Conn).SyscallConn()
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	c.acks.info = newTCPInfo(rc)
+	c.acks.written = &c.cc.written
 	go c.watch(stream)
+	go c.sampleLoop(samplePeriod)
 	return c, nil
 }
 
@@ -173,20 +189,64 @@ func (c *conn) isDead() bool {
 	}
 }
 
-// sample updates acked from the kernel.
-func (c *conn) sample() {
-	rc, err := c.raw.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return
+// ackState follows how much of the stream the receiver's kernel
+// acknowledged, and when it last took data.
+type ackState struct {
+	written *atomic.Int64
+
+	mu    sync.Mutex
+	info  *tcpInfo
+	acked int64 // bytes acknowledged, as last sampled
+	// progressAt is a lower bound of the last time the receiver took data:
+	// the time of the sample before the one that saw the count grow (or
+	// nothing outstanding). A receiver that stopped reading stops the
+	// acknowledgements once its buffer is full; the resend window counts
+	// back from here, not from when the failure was noticed, so what its
+	// kernel took before the stall is not trusted.
+	progressAt time.Time
+	sampledAt  time.Time
+}
+
+// sample reads the kernel's count and returns the acknowledged bytes and
+// the progress time.
+func (a *ackState) sample() (int64, time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	written := a.written.Load()
+	n, ok := a.info.bytesAcked()
+	if !ok {
+		n = written // without the kernel's count, trust that what was written arrived
 	}
-	if n, ok := bytesAcked(rc); ok {
-		if n > c.acked {
-			c.acked = n
+	if n > a.acked || n >= written {
+		a.progressAt = a.sampledAt
+	}
+	if n > a.acked {
+		a.acked = n
+	}
+	a.sampledAt = now
+	return a.acked, a.progressAt
+}
+
+// cached returns the acknowledged bytes as last sampled.
+func (a *ackState) cached() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.acked
+}
+
+func (c *conn) sampleLoop(period time.Duration) {
+	defer close(c.sampling)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.dead:
+			return
+		case <-t.C:
+			c.acks.sample()
 		}
-		return
 	}
-	// Without the kernel's count, trust that what was written arrived.
-	c.acked = c.cc.written.Load()
 }
 
 // close closes the socket and waits for the watcher to return.
@@ -194,6 +254,7 @@ func (c *conn) close() {
 	c.markDead(errors.New("closed by the sink"))
 	_ = c.raw.Close()
 	<-c.watching
+	<-c.sampling
 }
 
 // closeGracefully flushes, shuts down the sending side and waits for the
@@ -203,6 +264,9 @@ func (c *conn) close() {
 func (c *conn) closeGracefully(timeout time.Duration) error {
 	if err := c.bw.Flush(); err != nil {
 		return err
+	}
+	if c.isDead() {
+		return c.deadErr // it closed before our end of stream: no proof
 	}
 	if c.tls != nil {
 		_ = c.tls.SetWriteDeadline(time.Now().Add(timeout))

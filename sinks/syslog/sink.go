@@ -252,7 +252,6 @@ func (s *Sink) flushLocked() error {
 		}
 		e.end, e.at = off, now
 	}
-	c.sample()
 	return nil
 }
 
@@ -262,10 +261,11 @@ func (s *Sink) pruneLocked(now time.Time) {
 	if s.conn == nil {
 		return
 	}
-	cut := now.Add(-s.cfg.ResendWindow)
+	acked, progress := s.conn.acks.sample()
+	cut := earliest(now, progress).Add(-s.cfg.ResendWindow)
 	for s.ring.len() > 0 {
 		e := s.ring.front()
-		if e.end > s.conn.acked || !e.at.Before(cut) {
+		if e.end > acked || !e.at.Before(cut) {
 			return
 		}
 		s.ring.popFront()
@@ -296,13 +296,15 @@ func (s *Sink) makeRoomLocked(deadline time.Time) error {
 				s.failLocked(err)
 				continue
 			}
-		} else {
-			c.sample()
+		}
+		acked := c.acks.cached()
+		if front.end > acked {
+			acked, _ = c.acks.sample()
 		}
 		// A connection must also have lived a while: a receiver that
 		// rejects us right after connecting (a client certificate it does
 		// not accept) still acknowledges the bytes.
-		if front.end <= c.acked && time.Since(s.connAt) >= stableAfter {
+		if front.end <= acked && time.Since(s.connAt) >= stableAfter {
 			s.ring.popFront()
 			return nil
 		}
@@ -359,7 +361,7 @@ func (s *Sink) ensureConnLocked(deadline time.Time) error {
 // connection. After failLocked the ring holds exactly the messages that
 // may not have arrived.
 func (s *Sink) connectLocked(ctx context.Context) error {
-	c, err := dialStream(ctx, s.addr, s.tc, s.cfg.DialTimeout, s.cfg.WriteTimeout, s.kickSupervisor)
+	c, err := dialStream(ctx, s.addr, s.tc, s.cfg.DialTimeout, s.cfg.WriteTimeout, s.samplePeriod(), s.kickSupervisor)
 	if err != nil {
 		s.lastErr = err
 		s.backOff()
@@ -398,7 +400,8 @@ func (s *Sink) backOff() {
 // failLocked retires the current connection (err, when not nil, is why)
 // and drops from the ring the messages it proved delivered: those the
 // receiver's kernel acknowledged and written more than ResendWindow before
-// the failure was noticed. The rest are sent again on the next connection.
+// the failure was noticed (or before the receiver stopped taking data, if
+// that was earlier). The rest are sent again on the next connection.
 func (s *Sink) failLocked(err error) {
 	c := s.conn
 	if c == nil {
@@ -408,23 +411,36 @@ func (s *Sink) failLocked(err error) {
 	if err != nil {
 		c.markDead(err)
 	}
-	c.sample() // the kernel's acknowledged-bytes count survives a reset
+	acked, progress := c.acks.sample() // the kernel's count survives a reset
 	c.close()
 	if time.Since(s.connAt) < stableAfter {
 		s.backOff()
 	} else {
 		s.backoff, s.nextDial = 0, time.Time{}
 	}
-	cut := c.deadAt.Add(-s.cfg.ResendWindow)
+	cut := earliest(c.deadAt, progress).Add(-s.cfg.ResendWindow)
 	for s.ring.len() > 0 {
 		e := s.ring.front()
-		if e.end > c.acked || !e.at.Before(cut) {
+		if e.end > acked || !e.at.Before(cut) {
 			break
 		}
 		s.ring.popFront()
 	}
 	s.lastErr = c.deadErr
 	s.log.Error("syslog: connection lost", c.deadErr, watermill.LogFields{"addr": s.addr, "to_resend": s.ring.len()})
+}
+
+// samplePeriod is how often a connection samples the acknowledgements: a
+// quarter of the resend window, between 5ms and 250ms.
+func (s *Sink) samplePeriod() time.Duration {
+	return min(max(s.cfg.ResendWindow/4, 5*time.Millisecond), 250*time.Millisecond)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (s *Sink) kickSupervisor() {
@@ -564,34 +580,57 @@ func (s *Sink) drainLocked() error {
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	for {
+	sleep := func(d time.Duration) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	for time.Now().Before(deadline) {
 		if s.conn != nil && s.conn.isDead() {
 			s.failLocked(nil)
 		}
-		if s.conn == nil {
-			if s.ring.len() == 0 {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return s.errorf("closed with %d messages not proven delivered: %w", s.ring.len(), s.cause())
-			}
-			if err := s.connectLocked(ctx); err != nil {
-				select {
-				case <-ctx.Done():
-				case <-time.After(initialBackoff):
-				}
-			}
-			continue
-		}
-		err := s.conn.closeGracefully(time.Until(deadline))
-		if err == nil {
-			s.conn.close()
-			s.conn = nil
-			for s.ring.len() > 0 {
-				s.ring.popFront()
+		if s.ring.len() == 0 {
+			if s.conn != nil {
+				_ = s.conn.closeGracefully(time.Until(deadline)) // nothing left to prove
 			}
 			return nil
 		}
-		s.failLocked(err)
+		if s.conn == nil {
+			if wait := time.Until(s.nextDial); wait > 0 {
+				sleep(wait)
+				continue
+			}
+			if err := s.connectLocked(ctx); err != nil {
+				continue // connectLocked backed off
+			}
+		}
+		// A young connection may still be refused (TLS 1.3 rejects a
+		// client certificate after the handshake, and the refusal can look
+		// like an orderly close): let it live a while before its close
+		// counts as proof.
+		if wait := stableAfter - time.Since(s.connAt); wait > 0 {
+			if err := s.flushLocked(); err != nil {
+				s.failLocked(err)
+				continue
+			}
+			select {
+			case <-s.conn.dead:
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
+		}
+		if err := s.conn.closeGracefully(time.Until(deadline)); err != nil {
+			s.failLocked(err)
+			continue
+		}
+		s.conn.close()
+		s.conn = nil
+		for s.ring.len() > 0 {
+			s.ring.popFront()
+		}
+		return nil
 	}
+	return s.errorf("closed with %d messages not proven delivered: %w", s.ring.len(), s.cause())
 }

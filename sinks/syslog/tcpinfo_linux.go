@@ -13,19 +13,33 @@ import (
 // connection, so a sample taken just after the peer vanished is still true.
 const tcpInfoBytesAcked = 120
 
-// bytesAcked returns the number of bytes the peer acknowledged.
-func bytesAcked(rc syscall.RawConn) (int64, bool) {
-	var buf [256]byte
-	size := uint32(len(buf))
-	var errno syscall.Errno
-	err := rc.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)), 0)
-	})
-	if err != nil || errno != 0 || size < tcpInfoBytesAcked+8 {
+// tcpInfo reads struct tcp_info without allocating: the buffer and the
+// function handed to RawConn.Control are made once per connection.
+type tcpInfo struct {
+	rc    syscall.RawConn
+	buf   [256]byte
+	size  uint32
+	errno syscall.Errno
+	ctl   func(fd uintptr)
+}
+
+func newTCPInfo(rc syscall.RawConn) *tcpInfo {
+	t := &tcpInfo{rc: rc}
+	t.ctl = func(fd uintptr) {
+		t.size = uint32(len(t.buf))
+		_, _, t.errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
+			uintptr(unsafe.Pointer(&t.buf[0])), uintptr(unsafe.Pointer(&t.size)), 0)
+	}
+	return t
+}
+
+// bytesAcked returns the number of bytes the peer acknowledged. The
+// caller serializes calls.
+func (t *tcpInfo) bytesAcked() (int64, bool) {
+	if err := t.rc.Control(t.ctl); err != nil || t.errno != 0 || t.size < tcpInfoBytesAcked+8 {
 		return 0, false
 	}
-	n := int64(binary.NativeEndian.Uint64(buf[tcpInfoBytesAcked:]))
+	n := int64(binary.NativeEndian.Uint64(t.buf[tcpInfoBytesAcked:]))
 	if n > 0 {
 		n-- // the SYN takes one sequence number and is counted
 	}
