@@ -68,3 +68,21 @@ func BenchmarkReference79Alert(b *testing.B) {
 	}
 	b.Run("govaluate-only/workers=1", func(b *testing.B) { benchProcess(b, gv, ModeAlert, 1) })
 }
+
+func BenchmarkDefaultAlert(b *testing.B) {
+	set, _, err := policies.LoadDefault(policies.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("workers=1", func(b *testing.B) { benchProcess(b, set, ModeAlert, 1) })
+	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeAlert, runtime.GOMAXPROCS(0)) })
+}
+
+// BenchmarkReference79Enrich keeps every record, as the enrich mode does.
+func BenchmarkReference79Enrich(b *testing.B) {
+	set, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")}, policies.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeEnrich, runtime.GOMAXPROCS(0)) })
+}
