@@ -21,7 +21,9 @@ type KeySpec struct {
 
 // Specs lists every key a plugin accepts. docs/configuration.md is checked
 // against it by a test, and env overrides are looked up for each.
-var Specs = []KeySpec{
+var Specs = append(baseSpecs, busSpecs()...)
+
+var baseSpecs = []KeySpec{
 	// source drivers
 	{Kind: "file", Key: "path", Doc: "trace file, directory (files in name order) or glob"},
 	{Kind: "file", Key: "follow", Default: "false", Doc: "watch the directory for new trace files the collector rotates in; each finished file is read once"},
@@ -84,55 +86,6 @@ var Specs = []KeySpec{
 	{Kind: KindExporter, Key: "syslog.reconnect_timeout", Default: "30s", Doc: "how long one write keeps trying an unreachable receiver before it fails (then retried or dead-lettered)"},
 	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "read credentials from files under vault.path"},
 	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "directory of credential files"},
-
-	// bus exporters and sources (kafka, nats); kafka.* and nats.* keys are
-	// shared by the exporter and the source driver of the same name.
-	{Kind: KindExporter, Key: "kafka.brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
-	{Kind: KindExporter, Key: "kafka.topic", Default: "sysflow", Doc: "topic; may use {node}, {container}, {type}, {priority}"},
-	{Kind: KindExporter, Key: "kafka.acks", Default: "all", Doc: "all, one or none (none loses messages on close)"},
-	{Kind: KindExporter, Key: "kafka.compression", Default: "none", Doc: "none, gzip, snappy, lz4, zstd"},
-	{Kind: KindExporter, Key: "kafka.key", Default: "{node}/{container}", Doc: "message key template"},
-	{Kind: KindExporter, Key: "kafka.batch.size", Default: "1000", Doc: "messages per produce request"},
-	{Kind: KindExporter, Key: "kafka.batch.bytes", Default: "1048576", Doc: "bytes per produce request"},
-	{Kind: KindExporter, Key: "kafka.batch.timeout", Default: "50ms", Doc: "longest wait to fill a batch"},
-	{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
-	{Kind: KindExporter, Key: "kafka.registry.url", Doc: "schema registry URL (format avro)"},
-	{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "avro payload: flat (flat event), alert, raw (SysFlow records)"},
-	{Kind: KindExporter, Key: "kafka.tls", Default: "false", Doc: "use TLS (verified)"},
-	{Kind: KindExporter, Key: "kafka.tls.ca", Doc: "CA bundle"},
-	{Kind: KindExporter, Key: "kafka.tls.cert", Doc: "client certificate"},
-	{Kind: KindExporter, Key: "kafka.tls.key", Doc: "client key"},
-	{Kind: KindExporter, Key: "kafka.tls.insecure", Default: "false", Doc: "skip certificate verification"},
-	{Kind: KindExporter, Key: "kafka.sasl.mechanism", Doc: "plain, scram-sha-256, scram-sha-512"},
-	{Kind: KindExporter, Key: "kafka.sasl.username", Doc: "SASL user"},
-	{Kind: KindExporter, Key: "kafka.sasl.password_file", Doc: "file holding the SASL password (or env SFCONNECTOR_KAFKA_PASSWORD)"},
-	{Kind: KindExporter, Key: "nats.url", Default: "nats://127.0.0.1:4222", Doc: "server URL(s), comma-separated"},
-	{Kind: KindExporter, Key: "nats.subject", Default: "sysflow.{type}.{node}", Doc: "subject template: {node}, {container}, {type}, {priority}"},
-	{Kind: KindExporter, Key: "nats.jetstream", Default: "true", Doc: "publish with JetStream acks (false: core NATS, no delivery guarantee)"},
-	{Kind: KindExporter, Key: "nats.stream", Doc: "JetStream stream to create for the subjects when missing"},
-	{Kind: KindExporter, Key: "nats.creds", Doc: "credentials file"},
-	{Kind: KindExporter, Key: "nats.nkey", Doc: "NKey seed file"},
-	{Kind: KindExporter, Key: "nats.token_file", Doc: "file holding an auth token"},
-	{Kind: KindExporter, Key: "nats.tls.ca", Doc: "CA bundle"},
-	{Kind: KindExporter, Key: "nats.tls.insecure", Default: "false", Doc: "skip certificate verification"},
-	{Kind: "kafka", Key: "brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
-	{Kind: "kafka", Key: "topic", Default: "sysflow", Doc: "topic to consume"},
-	{Kind: "kafka", Key: "group", Default: "sfconnector", Doc: "consumer group id"},
-	{Kind: "kafka", Key: "start", Default: "earliest", Doc: "earliest or latest, for a group with no committed offset"},
-	{Kind: "kafka", Key: "registry.url", Doc: "schema registry URL (avro payloads)"},
-	{Kind: "kafka", Key: "format", Default: "avro", Doc: "avro or json"},
-	{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
-	{Kind: "kafka", Key: "tls", Default: "false", Doc: "use TLS (verified)"},
-	{Kind: "kafka", Key: "tls.ca", Doc: "CA bundle"},
-	{Kind: "kafka", Key: "sasl.mechanism", Doc: "plain, scram-sha-256, scram-sha-512"},
-	{Kind: "kafka", Key: "sasl.username", Doc: "SASL user"},
-	{Kind: "kafka", Key: "sasl.password_file", Doc: "file holding the SASL password"},
-	{Kind: "nats", Key: "url", Default: "nats://127.0.0.1:4222", Doc: "server URL(s)"},
-	{Kind: "nats", Key: "subject", Default: "sysflow.>", Doc: "subject filter"},
-	{Kind: "nats", Key: "stream", Doc: "JetStream stream"},
-	{Kind: "nats", Key: "durable", Default: "sfconnector", Doc: "durable consumer name"},
-	{Kind: "nats", Key: "format", Default: "json", Doc: "avro or json"},
-	{Kind: "nats", Key: "creds", Doc: "credentials file"},
 
 	// dead letters
 	{Kind: "settings", Key: "deadletter.path", Doc: "file receiving records a sink rejected after all retries, with the reason"},
@@ -255,6 +208,10 @@ func (k *Keys) get(key, def string) (string, bool) {
 		for _, a := range s.Aliases {
 			k.used[a] = true
 		}
+	} else {
+		// every key a component reads must be in Specs: the documentation,
+		// env overrides and validation depend on it
+		k.errs = append(k.errs, fmt.Errorf("%s: key %q is read but not declared in config.Specs (a bug)", k.p.Where, key))
 	}
 	v, ok := k.p.lookup(key)
 	if !ok || strings.TrimSpace(v) == "" {
@@ -390,4 +347,105 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// busSpecs lists the Kafka and NATS keys: the exporters' (prefixed kafka.
+// and nats.) and the source drivers' (unprefixed), which share TLS, SASL,
+// NATS authentication and schema-registry settings.
+func busSpecs() []KeySpec {
+	tls := func(kind, p string) []KeySpec {
+		return []KeySpec{
+			{Kind: kind, Key: p + "tls", Default: "false", Doc: "use TLS (the server's certificate is verified)"},
+			{Kind: kind, Key: p + "tls.ca", Doc: "CA bundle (PEM) to verify the server instead of the system roots"},
+			{Kind: kind, Key: p + "tls.cert", Doc: "client certificate (PEM)"},
+			{Kind: kind, Key: p + "tls.key", Doc: "client key (PEM)"},
+			{Kind: kind, Key: p + "tls.servername", Doc: "name to verify in the server's certificate"},
+			{Kind: kind, Key: p + "tls.insecure", Default: "false", Doc: "skip certificate verification (never in production)"},
+		}
+	}
+	registry := func(kind, p string) []KeySpec {
+		return []KeySpec{
+			{Kind: kind, Key: p + "registry.url", Doc: "schema registry URL (Confluent REST API) for Avro"},
+			{Kind: kind, Key: p + "registry.username", Doc: "registry basic-auth user"},
+			{Kind: kind, Key: p + "registry.password_file", Doc: "file holding the registry password (or env SFCONNECTOR_REGISTRY_PASSWORD)"},
+		}
+	}
+	sasl := func(kind, p string) []KeySpec {
+		return []KeySpec{
+			{Kind: kind, Key: p + "sasl.mechanism", Doc: "plain, scram-sha-256 or scram-sha-512"},
+			{Kind: kind, Key: p + "sasl.username", Doc: "SASL user"},
+			{Kind: kind, Key: p + "sasl.password_file", Doc: "file holding the SASL password (or env SFCONNECTOR_KAFKA_PASSWORD)"},
+		}
+	}
+	natsAuth := func(kind, p string) []KeySpec {
+		return []KeySpec{
+			{Kind: kind, Key: p + "url", Default: "nats://127.0.0.1:4222", Doc: "server URL(s), comma-separated"},
+			{Kind: kind, Key: p + "creds", Doc: "credentials file (JWT + NKey)"},
+			{Kind: kind, Key: p + "nkey", Doc: "NKey seed file"},
+			{Kind: kind, Key: p + "token_file", Doc: "file holding an auth token (or env SFCONNECTOR_NATS_TOKEN)"},
+			{Kind: kind, Key: p + "user", Doc: "user name"},
+			{Kind: kind, Key: p + "password_file", Doc: "file holding the password (or env SFCONNECTOR_NATS_PASSWORD)"},
+		}
+	}
+	var out []KeySpec
+	add := func(s ...KeySpec) { out = append(out, s...) }
+	// the kafka exporter
+	add([]KeySpec{
+		{Kind: KindExporter, Key: "kafka.brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
+		{Kind: KindExporter, Key: "kafka.topic", Default: "sysflow", Doc: "topic; may use {node}, {container}, {type}, {priority}"},
+		{Kind: KindExporter, Key: "kafka.key", Default: "{node}:{container}", Doc: "message key template; - for none"},
+		{Kind: KindExporter, Key: "kafka.acks", Default: "all", Doc: "all, one or none (none loses messages on close)"},
+		{Kind: KindExporter, Key: "kafka.compression", Default: "none", Doc: "none, gzip, snappy, lz4 or zstd"},
+		{Kind: KindExporter, Key: "kafka.batch.size", Default: "1000", Doc: "messages per produce request"},
+		{Kind: KindExporter, Key: "kafka.batch.bytes", Default: "1048576", Doc: "bytes per produce request"},
+		{Kind: KindExporter, Key: "kafka.batch.timeout", Default: "5ms", Doc: "longest wait to fill a produce request"},
+		{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
+		{Kind: KindExporter, Key: "kafka.partitions", Default: "6", Doc: "partitions of topics it creates"},
+		{Kind: KindExporter, Key: "kafka.replication_factor", Default: "1", Doc: "replication factor of topics it creates"},
+		{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "Avro payload: flat (flat event), alert (flat event and matched rules) or raw (the collector's SysFlow records)"},
+	}...)
+	add(tls(KindExporter, "kafka.")...)
+	add(sasl(KindExporter, "kafka.")...)
+	add(registry(KindExporter, "kafka.")...)
+	// the nats exporter
+	add([]KeySpec{
+		{Kind: KindExporter, Key: "nats.subject", Default: "sysflow.{type}.{node}", Doc: "subject template: {node}, {container}, {type}, {priority}"},
+		{Kind: KindExporter, Key: "nats.jetstream", Default: "true", Doc: "publish with JetStream acks (false: core NATS, no delivery guarantee)"},
+		{Kind: KindExporter, Key: "nats.stream", Doc: "JetStream stream to create for the subjects when missing"},
+		{Kind: KindExporter, Key: "nats.max_pending", Default: "4096", Doc: "JetStream publishes awaiting their ack at once"},
+		{Kind: KindExporter, Key: "nats.encoding", Default: "flat", Doc: "Avro payload: flat, alert or raw"},
+	}...)
+	add(natsAuth(KindExporter, "nats.")...)
+	add(tls(KindExporter, "nats.")...)
+	add(registry(KindExporter, "nats.")...)
+	// the kafka source driver
+	add([]KeySpec{
+		{Kind: "kafka", Key: "brokers", Default: "localhost:9092", Doc: "comma-separated broker addresses"},
+		{Kind: "kafka", Key: "topic", Default: "sysflow", Doc: "topic(s) to consume, comma-separated"},
+		{Kind: "kafka", Key: "group", Default: "sfconnector", Doc: "consumer group id"},
+		{Kind: "kafka", Key: "start", Default: "earliest", Doc: "earliest or latest, for a group with no committed offset"},
+		{Kind: "kafka", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry)"},
+		{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
+		{Kind: "kafka", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch"},
+		{Kind: "kafka", Key: "batch.timeout", Default: "20ms", Doc: "a partial batch is handed on after this long"},
+	}...)
+	add(tls("kafka", "")...)
+	add(sasl("kafka", "")...)
+	add(registry("kafka", "")...)
+	// the nats source driver
+	add([]KeySpec{
+		{Kind: "nats", Key: "subject", Default: "sysflow.>", Doc: "subject filter"},
+		{Kind: "nats", Key: "jetstream", Default: "true", Doc: "consume from JetStream with a durable pull consumer and explicit acks (false: core NATS)"},
+		{Kind: "nats", Key: "stream", Doc: "JetStream stream (default: the stream holding the subject)"},
+		{Kind: "nats", Key: "durable", Default: "sfconnector", Doc: "durable consumer name"},
+		{Kind: "nats", Key: "queue", Doc: "core NATS queue group"},
+		{Kind: "nats", Key: "start", Default: "all", Doc: "deliver policy of a new durable: all or new"},
+		{Kind: "nats", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry)"},
+		{Kind: "nats", Key: "inflight", Default: "1000", Doc: "unacknowledged messages at most"},
+		{Kind: "nats", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch"},
+	}...)
+	add(natsAuth("nats", "")...)
+	add(tls("nats", "")...)
+	add(registry("nats", "")...)
+	return out
 }

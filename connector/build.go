@@ -62,7 +62,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
 		settings.RetryMax = k.Int("retry.max", 5)
 		settings.RetryInitial = k.Duration("retry.initial", 0)
-		if p := k.String("deadletter.path", ""); p != "" {
+		if p := k.String("deadletter.path", ""); p != "" && !opts.DryRun {
 			dl, err := newDeadLetterFile(p)
 			if err != nil {
 				errs = append(errs, err)
@@ -298,10 +298,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
-		if opts.DryRun {
-			return dryRunSink(c.Validate())
-		}
-		pub, err := syslog.New(c)
+		pub, err := syslog.New(c) // connects in the background: a dry run closes it at once
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
 		}

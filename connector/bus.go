@@ -3,15 +3,255 @@ package connector
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/encoding"
+	"github.com/sfconnector/sfconnector/encoding/avro"
+	"github.com/sfconnector/sfconnector/internal/bus"
+	"github.com/sfconnector/sfconnector/internal/kafkaconn"
+	"github.com/sfconnector/sfconnector/internal/natsconn"
+	kafkasink "github.com/sfconnector/sfconnector/sinks/kafka"
+	natssink "github.com/sfconnector/sfconnector/sinks/nats"
+	kafkasrc "github.com/sfconnector/sfconnector/sources/kafka"
+	natssrc "github.com/sfconnector/sfconnector/sources/nats"
+	"github.com/sfconnector/sfconnector/sysflow"
 )
 
-func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, error) {
-	return nil, fmt.Errorf("%s: unknown source driver %q (file, socket, kafka, nats)", plug.Where, driver)
+// Secrets come from files named in the configuration or from these
+// environment variables; never from the configuration itself.
+const (
+	envKafkaPassword    = "SFCONNECTOR_KAFKA_PASSWORD"
+	envRegistryPassword = "SFCONNECTOR_REGISTRY_PASSWORD"
+	envNATSToken        = "SFCONNECTOR_NATS_TOKEN"
+	envNATSPassword     = "SFCONNECTOR_NATS_PASSWORD"
+)
+
+func secretEnv(name string) bus.Secret { return bus.Secret(os.Getenv(name)) }
+
+// busKeys reads the keys shared by bus exporters (prefix "kafka." or
+// "nats.") and sources (no prefix).
+type busKeys struct {
+	k      *config.Keys
+	prefix string
+}
+
+func (b busKeys) s(key, def string) string { return b.k.String(b.prefix+key, def) }
+
+func (b busKeys) tls() bus.TLSConfig {
+	return bus.TLSConfig{Enable: b.k.Bool(b.prefix+"tls", false), CA: b.s("tls.ca", ""), Cert: b.s("tls.cert", ""),
+		Key: b.s("tls.key", ""), ServerName: b.s("tls.servername", ""), InsecureSkipVerify: b.k.Bool(b.prefix+"tls.insecure", false)}
+}
+
+func (b busKeys) sasl() kafkaconn.SASLConfig {
+	return kafkaconn.SASLConfig{Mechanism: b.s("sasl.mechanism", ""), Username: b.s("sasl.username", ""),
+		Password: secretEnv(envKafkaPassword), PasswordFile: b.s("sasl.password_file", "")}
+}
+
+func (b busKeys) nats() natsconn.Config {
+	return natsconn.Config{URL: b.s("url", "nats://127.0.0.1:4222"), Name: "sfconnector", Creds: b.s("creds", ""),
+		NKey: b.s("nkey", ""), Token: secretEnv(envNATSToken), TokenFile: b.s("token_file", ""), User: b.s("user", ""),
+		Password: secretEnv(envNATSPassword), PasswordFile: b.s("password_file", ""), TLS: b.tls()}
+}
+
+func (b busKeys) registry(schema avro.Schema) avro.Config {
+	return avro.Config{RegistryURL: b.s("registry.url", ""), Username: b.s("registry.username", ""),
+		Password: secretEnv(envRegistryPassword), PasswordFile: b.s("registry.password_file", ""), Schema: schema}
+}
+
+func splitBrokers(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// busEncoding is a bus exporter's payload choice, read before anything is
+// built so that every key is checked.
+type busEncoding struct {
+	format string // json, ecs or avro
+	kind   string // flat, alert or raw (avro)
+	rc     avro.Config
+}
+
+func readBusEncoding(b busKeys, format string) busEncoding {
+	e := busEncoding{format: format, kind: b.k.Enum(b.prefix+"encoding", "flat", "flat", "alert", "raw"),
+		rc: b.registry(avro.SchemaEvent)}
+	e.rc.Schema = map[string]avro.Schema{"flat": avro.SchemaEvent, "alert": avro.SchemaAlert, "raw": avro.SchemaRecord}[e.kind]
+	return e
+}
+
+// encoder returns the registry Avro encoder (flat event, alert or raw
+// SysFlow record) or the JSON/ECS encoder given, and whether it is raw.
+func (e busEncoding) encoder(b busKeys, enc encoding.Encoder, where string, dryRun bool) (encoding.Encoder, bool, error) {
+	if e.format != "avro" {
+		if e.kind == "raw" {
+			return nil, false, fmt.Errorf("%s: key %q: raw forwarding is Avro: set format to avro", where, b.prefix+"encoding")
+		}
+		return enc, false, nil
+	}
+	if e.rc.RegistryURL == "" {
+		return nil, false, fmt.Errorf("%s: key %q: format avro needs a schema registry URL", where, b.prefix+"registry.url")
+	}
+	if dryRun {
+		return noEncoder{}, e.kind == "raw", nil
+	}
+	reg, err := avro.NewRegistry(e.rc)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	ae, err := avro.NewEncoder(reg)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	return ae, e.kind == "raw", nil
 }
 
 func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.Keys, enc encoding.Encoder, opts Options) (*Sink, error) {
-	return nil, fmt.Errorf("%s: exporter %q is not available", n.Where, export)
+	format := k.String("format", "json")
+	switch export {
+	case "kafka":
+		b := busKeys{k: k, prefix: "kafka."}
+		c := kafkasink.Config{
+			Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topic: b.s("topic", "sysflow"),
+			Key: b.s("key", ""), Acks: b.s("acks", "all"), Compression: b.s("compression", "none"),
+			BatchSize: k.Int("kafka.batch.size", 0), BatchBytes: int64(k.Int("kafka.batch.bytes", 0)),
+			BatchTimeout: k.Duration("kafka.batch.timeout", 0), CreateTopics: k.Bool("kafka.create.topics", false),
+			Partitions: k.Int("kafka.partitions", 0), ReplicationFactor: k.Int("kafka.replication_factor", 0),
+			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger},
+		}
+		be := readBusEncoding(b, format)
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		encoder, raw, err := be.encoder(b, enc, n.Where, opts.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		c.Encoder = encoder
+		if opts.DryRun {
+			return dryRunSink(c.Validate())
+		}
+		pub, err := kafkasink.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Where, err)
+		}
+		return &Sink{Name: "kafka:" + c.Topic, Pub: pub, Raw: raw}, nil
+	case "nats":
+		b := busKeys{k: k, prefix: "nats."}
+		c := natssink.Config{ConnConfig: b.nats(), Subject: b.s("subject", "sysflow.{type}.{node}"),
+			CoreNATS: !k.Bool("nats.jetstream", true), Stream: b.s("stream", ""),
+			MaxPending: k.Int("nats.max_pending", 0), Logger: watermillLogger{opts.Logger}}
+		c.CreateStream = c.Stream != ""
+		be := readBusEncoding(b, format)
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		encoder, raw, err := be.encoder(b, enc, n.Where, opts.DryRun)
+		if err != nil {
+			return nil, err
+		}
+		c.Encoder = encoder
+		if opts.DryRun {
+			return dryRunSink(c.Validate())
+		}
+		pub, err := natssink.New(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Where, err)
+		}
+		return &Sink{Name: "nats:" + c.Subject, Pub: pub, Raw: raw}, nil
+	}
+	return nil, fmt.Errorf("%s: unknown exporter %q", n.Where, export)
 }
+
+func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, error) {
+	k := plug.Keys()
+	b := busKeys{k: k}
+	format := k.Enum("format", "avro", "avro")
+	_ = format
+	switch driver {
+	case "kafka":
+		c := kafkasrc.Config{Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topics: splitBrokers(b.s("topic", "sysflow")),
+			Group: b.s("group", "sfconnector"), StartOffset: b.s("start", "earliest"), MaxInFlight: k.Int("inflight", 0),
+			BatchSize: k.Int("batch.size", 0), BatchTimeout: k.Duration("batch.timeout", 0),
+			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger}}
+		rc := b.registry(avro.SchemaEvent)
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		if rc.RegistryURL == "" {
+			return nil, fmt.Errorf("%s: key \"registry.url\": the kafka source decodes registry Avro and needs the registry URL", plug.Where)
+		}
+		if opts.DryRun {
+			return nil, nil
+		}
+		reg, err := avro.NewRegistry(rc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plug.Where, err)
+		}
+		c.Decoder = avro.NewDecoder(reg)
+		src, err := kafkasrc.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plug.Where, err)
+		}
+		return newEndless(src), nil
+	case "nats":
+		c := natssrc.Config{ConnConfig: b.nats(), Subject: b.s("subject", "sysflow.>"), CoreNATS: !k.Bool("jetstream", true),
+			Queue: b.s("queue", ""), Stream: b.s("stream", ""), Durable: b.s("durable", "sfconnector"),
+			DeliverPolicy: b.s("start", ""), MaxInFlight: k.Int("inflight", 0), BatchSize: k.Int("batch.size", 0),
+			Logger: watermillLogger{opts.Logger}}
+		rc := b.registry(avro.SchemaEvent)
+		if err := k.Err(); err != nil {
+			return nil, err
+		}
+		if rc.RegistryURL == "" {
+			return nil, fmt.Errorf("%s: key \"registry.url\": the nats source decodes registry Avro and needs the registry URL", plug.Where)
+		}
+		if opts.DryRun {
+			return nil, nil
+		}
+		reg, err := avro.NewRegistry(rc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plug.Where, err)
+		}
+		c.Decoder = avro.NewDecoder(reg)
+		src, err := natssrc.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", plug.Where, err)
+		}
+		return newEndless(src), nil
+	}
+	return nil, fmt.Errorf("%s: unknown source driver %q (file, socket, kafka, nats)", plug.Where, driver)
+}
+
+// endless adapts a bus subscriber, which never finishes by itself, to
+// Source: Done closes when the subscriber is closed (at shutdown).
+type endless struct {
+	message.Subscriber
+	done chan struct{}
+	once sync.Once
+}
+
+func newEndless(s message.Subscriber) *endless {
+	return &endless{Subscriber: s, done: make(chan struct{})}
+}
+
+func (e *endless) Done() <-chan struct{} { return e.done }
+func (e *endless) Err() error            { return nil }
+func (e *endless) Close() error {
+	err := e.Subscriber.Close()
+	e.once.Do(func() { close(e.done) })
+	return err
+}
+
+// noEncoder stands in for the Avro encoder in a dry run.
+type noEncoder struct{}
+
+func (noEncoder) AppendEvent(dst []byte, _ *sysflow.Event) ([]byte, error) { return dst, nil }

@@ -35,6 +35,9 @@ type Transform interface {
 type Sink struct {
 	Name string
 	Pub  message.Publisher
+	// Raw sinks forward the source's SysFlow records unchanged (raw
+	// encoding on Kafka or NATS); they belong at the root stage.
+	Raw bool
 }
 
 // Stage is a node of the pipeline tree: an optional transform, then sinks
@@ -270,14 +273,14 @@ func (p *Pipeline) handle(msg *message.Message) error {
 		p.metrics.stageSeconds.WithLabelValues("flatten").Observe(time.Since(start).Seconds())
 		p.metrics.batchSize.Observe(float64(len(events)))
 	}
-	if err := p.runStage(msg.Context(), p.root, st.events, st, b.Source); err != nil {
+	if err := p.runStage(msg.Context(), p.root, st.events, st, b); err != nil {
 		return err
 	}
 	p.forget(b)
 	return nil
 }
 
-func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Event, st *progress, source string) error {
+func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Event, st *progress, in *sysflow.Batch) error {
 	if s.Transform != nil {
 		start := time.Now()
 		var err error
@@ -293,28 +296,34 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 		if st.done[i] {
 			continue
 		}
-		if len(events) > 0 {
+		out := &sysflow.Batch{Source: in.Source, Events: events}
+		n := len(events)
+		if k.Raw {
+			out = &sysflow.Batch{Source: in.Source, Records: in.Records}
+			n = len(in.Records)
+		}
+		if n > 0 {
 			start := time.Now()
-			out := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: source, Events: events})
-			if err := k.Pub.Publish(k.Name, out); err != nil {
+			msg := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), out)
+			if err := k.Pub.Publish(k.Name, msg); err != nil {
 				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
-				p.log.Warn("sink write failed", "sink", k.Name, "records", len(events), "error", err)
+				p.log.Warn("sink write failed", "sink", k.Name, "records", n, "error", err)
 				errs = append(errs, fmt.Errorf("sink %s: %w", k.Name, err))
 				continue
 			}
 			p.metrics.sinkSeconds.WithLabelValues(k.Name).Observe(time.Since(start).Seconds())
-			p.metrics.recordsOut.WithLabelValues(k.Name).Add(float64(len(events)))
+			p.metrics.recordsOut.WithLabelValues(k.Name).Add(float64(n))
 		}
 		st.done[i] = true
 	}
 	// Children of a fan-out each get their own copies: a policy stage sets
 	// matches on the events it is given.
 	for i, c := range s.Children {
-		in := events
+		sub := events
 		if c.Transform != nil && len(s.Children) > 1 && i > 0 {
-			in = cloneEvents(events)
+			sub = cloneEvents(events)
 		}
-		if err := p.runStage(ctx, c, in, st, source); err != nil {
+		if err := p.runStage(ctx, c, sub, st, in); err != nil {
 			errs = append(errs, err)
 		}
 	}
