@@ -881,7 +881,7 @@ func genericEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, 
 	}
 	return func(p *Evaluator) bool {
 		left := p.values(lhs, p.list[:0])
-		defer func() { p.list = left[:0] }()
+		p.list = left[:0] // keep the grown buffer; left stays valid until the next use
 		if fixed != nil {
 			for _, s := range left {
 				if fixed(s) {
@@ -897,14 +897,31 @@ func genericEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, 
 		p.list2 = right[:0]
 		for _, s := range left {
 			for _, v := range right {
-				t, err := stringTest(op, []string{v})
-				if err == nil && t(s) {
+				if compareStrings(op, s, v) {
 					return true
 				}
 			}
 		}
 		return false
 	}, nil
+}
+
+// compareStrings applies a string operator to two values known only at
+// evaluation time (a field on the right).
+func compareStrings(op condition.Op, s, v string) bool {
+	switch op {
+	case condition.OpEq, condition.OpIn, condition.OpIntersects:
+		return s == v
+	case condition.OpContains, condition.OpPMatch:
+		return strings.Contains(s, v)
+	case condition.OpIContains:
+		return containsFold(s, strings.ToLower(v))
+	case condition.OpStartsWith:
+		return strings.HasPrefix(s, v)
+	case condition.OpEndsWith:
+		return strings.HasSuffix(s, v)
+	}
+	return false
 }
 
 // orderingEval compares integers: the operands' values parsed as integers;

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -247,7 +248,7 @@ func load(srcs []source, diags *diagList, opts Options) (*Set, []Diagnostic, err
 			if d.Severity == SeverityError {
 				lvl = slog.LevelError
 			}
-			opts.Logger.Log(nil, lvl, "policy "+d.Severity.String(), "at", d.Pos.String(), "item", d.Item, "msg", d.Msg)
+			opts.Logger.Log(context.Background(), lvl, "policy "+d.Severity.String(), "at", d.Pos.String(), "item", d.Item, "msg", d.Msg)
 		}
 	}
 	var errs []Diagnostic

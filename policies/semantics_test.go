@@ -125,6 +125,11 @@ func TestOperatorSemantics(t *testing.T) {
 		{"sf.proc.exe != sf.pproc.exe", true},
 		{"sf.proc.uid < sf.pproc.uid", true},
 		{"sf.container.id = sf.container.id", true},
+		{"sf.proc.aname = sf.pproc.name", true},
+		{"sf.proc.aname = sf.container.name", false},
+		{"sf.proc.exe contains sf.proc.name", true},
+		{"sf.proc.exe endswith sf.pproc.name", false},
+		{"sf.pproc.uid = sf.proc.uid", false},
 		// Falco aliases.
 		{"proc.name = python and proc.pname = bash and container.name = node-app", true},
 		{"proc.aname[2] = containerd-shim", true},

@@ -67,6 +67,13 @@ func BenchmarkReference79Alert(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("govaluate-only/workers=1", func(b *testing.B) { benchProcess(b, gv, ModeAlert, 1) })
+	// All 79 definitions evaluated, as the reference does.
+	all79, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")},
+		policies.Options{KeepDuplicateRules: true, FileScopedDefinitions: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("79-definitions/workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, all79, ModeAlert, runtime.GOMAXPROCS(0)) })
 }
 
 func BenchmarkDefaultAlert(b *testing.B) {
