@@ -243,6 +243,12 @@ func newEndless(s message.Subscriber) *endless {
 	return &endless{Subscriber: s, done: make(chan struct{})}
 }
 
+// Subscribe subscribes to the configured topics or subjects: the router's
+// own topic name means nothing to a bus source.
+func (e *endless) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	return e.Subscriber.Subscribe(ctx, "")
+}
+
 func (e *endless) Done() <-chan struct{} { return e.done }
 func (e *endless) Err() error            { return nil }
 func (e *endless) Close() error {

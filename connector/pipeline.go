@@ -380,6 +380,11 @@ func (w watermillLogger) args(f watermill.LogFields) []any {
 	return out
 }
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
+	if msg == "All handlers stopped, closing router" {
+		// the normal end of a finished or stopped source, not an error
+		w.l.Debug(msg, w.args(f)...)
+		return
+	}
 	w.l.Error(msg, append(w.args(f), "error", err)...)
 }
 func (w watermillLogger) Info(msg string, f watermill.LogFields)  { w.l.Debug(msg, w.args(f)...) }
