@@ -220,3 +220,39 @@ func TestCloseProvesDelivery(t *testing.T) {
 		t.Errorf("Publish after Close: %v", err)
 	}
 }
+
+// TestCloseWhileStalled: a Publish is blocked writing to a receiver that
+// reads nothing. Close must not wait for the write deadline: it cuts the
+// write short (that Publish fails with ErrClosed), and still delivers what
+// earlier Publish calls left kept, on a new connection.
+func TestCloseWhileStalled(t *testing.T) {
+	r := newReceiver(t, 1, 4096)
+	s := newSink(t, Config{Host: "127.0.0.1", Port: r.port(), WriteTimeout: time.Minute})
+	const n = 3000
+	if err := s.Publish("", batch(0, 5)); err != nil { // fits in the buffers
+		t.Fatal(err)
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- s.Publish("", batch(5, n)) }()
+	<-r.accept
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-blocked:
+		t.Fatalf("Publish did not block: %v", err)
+	default:
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if err := <-blocked; !errors.Is(err, ErrClosed) {
+		t.Errorf("blocked Publish: %v, want ErrClosed", err)
+	}
+	// The first Publish succeeded: its alerts arrive (on the second
+	// connection); the failed one's are the router's to retry.
+	counts := verify(t, r.collect(500*time.Millisecond), n, checkOpts{})
+	complete(t, counts, 5)
+}

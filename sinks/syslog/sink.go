@@ -26,6 +26,7 @@ const (
 	initialBackoff = 100 * time.Millisecond
 	maxBackoff     = 5 * time.Second
 	stableAfter    = time.Second
+	closeGrace     = time.Second // how long Close lets a Publish in progress finish
 )
 
 // Stats are the sink's counters since New.
@@ -62,13 +63,14 @@ type Sink struct {
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
-	conn      *conn         // TCP/TLS: the current connection, nil when none
-	udp       *countingConn // UDP: the connected socket
-	ring      ring          // TCP/TLS: written messages kept for resending, oldest first
-	pushed    int           // messages the Publish in progress added to ring
-	connected bool          // a connection was made before
-	connAt    time.Time     // when the current connection was made
-	nextDial  time.Time     // no dial before this (backoff)
+	conn      *conn                // TCP/TLS: the current connection, nil when none
+	active    atomic.Pointer[conn] // conn, readable without mu (for Close)
+	udp       *countingConn        // UDP: the connected socket
+	ring      ring                 // TCP/TLS: written messages kept for resending, oldest first
+	pushed    int                  // messages the Publish in progress added to ring
+	connected bool                 // a connection was made before
+	connAt    time.Time            // when the current connection was made
+	nextDial  time.Time            // no dial before this (backoff)
 	backoff   time.Duration
 	lastErr   error
 	frame     []byte // scratch: the framed message
@@ -351,7 +353,10 @@ func (s *Sink) ensureConnLocked(deadline time.Time) error {
 		if err == nil {
 			continue // verify it survived the resend
 		}
-		if errors.Is(err, errVerify) || s.ctx.Err() != nil {
+		if s.ctx.Err() != nil {
+			return ErrClosed
+		}
+		if errors.Is(err, errVerify) {
 			return s.errorf("%w", err)
 		}
 	}
@@ -371,6 +376,7 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 		s.reconnects.Add(1)
 	}
 	s.connected, s.conn, s.connAt = true, c, time.Now()
+	s.active.Store(c)
 	n := s.ring.len()
 	if n == 0 {
 		return nil
@@ -408,6 +414,7 @@ func (s *Sink) failLocked(err error) {
 		return
 	}
 	s.conn = nil
+	s.active.Store(nil)
 	if err != nil {
 		c.markDead(err)
 	}
@@ -556,13 +563,22 @@ func (s *Sink) Stats() Stats {
 func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		s.mu.Lock()
+		// A Publish blocked in a write to a stalled receiver holds the lock
+		// until its write deadline: after a grace period, cut that write
+		// short (the Publish then fails with ErrClosed).
+		for start := time.Now(); !s.mu.TryLock(); {
+			if c := s.active.Load(); c != nil && time.Since(start) > closeGrace {
+				_ = c.raw.SetWriteDeadline(time.Now())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		s.closed = true
 		if s.f.stream {
 			s.closeErr = s.drainLocked()
 			if s.conn != nil {
 				s.conn.close()
 				s.conn = nil
+				s.active.Store(nil)
 			}
 		}
 		if s.udp != nil {
@@ -627,6 +643,7 @@ func (s *Sink) drainLocked() error {
 		}
 		s.conn.close()
 		s.conn = nil
+		s.active.Store(nil)
 		for s.ring.len() > 0 {
 			s.ring.popFront()
 		}

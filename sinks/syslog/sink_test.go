@@ -387,6 +387,9 @@ func TestUnreachable(t *testing.T) {
 // TestRestart stops (or kills) rsyslog in the middle of a stream and starts
 // it again: every alert must arrive. Duplicates are allowed and reported.
 func TestRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts rsyslog four times (about 15s)")
+	}
 	tests := []struct {
 		name string
 		tls  bool
