@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	sfjson "github.com/sfconnector/sfconnector/encoding/json"
 	"github.com/sfconnector/sfconnector/sysflow"
 	"github.com/sfconnector/sfconnector/testenv/rsyslog"
 )
@@ -462,5 +463,41 @@ func TestRestart(t *testing.T) {
 				t.Errorf("received %d messages, more than sent+resent %d", len(lines), st.Sent+st.Resent)
 			}
 		})
+	}
+}
+
+// TestJSONBody sends alerts with the reference-shaped JSON encoder, the
+// connector's default format: each body is that encoder's object.
+func TestJSONBody(t *testing.T) {
+	srv := rsyslog.Start(t, rsyslog.Options{TCP: true})
+	h, p := hostPort(t, srv.TCPAddr)
+	s := newSink(t, Config{Host: h, Port: p, Encoder: sfjson.New(sfjson.Options{})})
+	const n = 100
+	if err := s.Publish("", batch(0, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, line := range srv.WaitRaw(t, n, 10*time.Second) {
+		m, err := rsyslog.ParseRFC5424(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Proc     struct{ PID int }
+			Policies []struct{ ID string }
+		}
+		if err := json.Unmarshal(m.Msg, &doc); err != nil {
+			t.Fatalf("body: %v: %q", err, m.Msg)
+		}
+		if len(doc.Policies) != 1 || doc.Policies[0].ID != "Download tool run" || m.Severity != wantSeverity(doc.Proc.PID) {
+			t.Errorf("alert %d: policies %+v severity %d", doc.Proc.PID, doc.Policies, m.Severity)
+		}
+		seen[doc.Proc.PID] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct alerts, want %d", len(seen), n)
 	}
 }
