@@ -116,8 +116,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 					build(c, &Stage{}) // report its children's problems too
 					continue
 				}
+				ps.name = fmt.Sprintf("policy[%d]", len(policies))
 				policies = append(policies, ps)
-				child := &Stage{Name: fmt.Sprintf("policy[%d]", len(policies)-1), Transform: ps}
+				child := &Stage{Name: ps.name, Transform: ps}
 				build(c, child)
 				st.Children = append(st.Children, child)
 			}
@@ -146,6 +147,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		return nil, errors.Join(errs...)
 	}
 	p := New(src, root, flatCfg, settings)
+	if err := p.metrics.Registry.Register(newStatsCollector(policies, src)); err != nil {
+		opts.Logger.Warn("metrics: component counters not registered", "error", err)
+	}
 	return &Built{Pipeline: p, Source: src, Policies: policies}, nil
 }
 

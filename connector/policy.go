@@ -17,6 +17,7 @@ import (
 // PolicyStage runs one policyengine plugin: a policy transform, and the
 // watcher that reloads its policy files.
 type PolicyStage struct {
+	name    string // policy[i], as in metrics
 	where   string
 	mode    policy.Mode
 	t       *policy.Transform // nil: no policies, records pass through
