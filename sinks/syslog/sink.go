@@ -41,12 +41,14 @@ type Stats struct {
 // Sink is a Watermill Publisher that sends every event as one syslog
 // message. It is safe for concurrent use; Publish calls are serialized.
 //
-// Concurrency: mu guards everything but the counters, ctx and kick. The
-// goroutines are the supervisor (one per sink, started by New, ended and
-// waited for by Close) and one watcher per TCP/TLS connection (ended and
-// waited for by conn.close, which runs under mu). A watcher never takes
-// mu: it records the failure on its conn and kicks the supervisor, which
-// takes mu to reconnect and resend.
+// Concurrency: mu guards everything but the counters, ctx, kick and
+// active. The goroutines are the supervisor (one per sink, started by New,
+// ended and waited for by Close) and a watcher and a sampler per TCP/TLS
+// connection (ended and waited for by conn.close, which runs under mu).
+// Neither takes mu: a watcher records the failure on its conn and kicks
+// the supervisor, which takes mu to reconnect and resend. Publish may block
+// in a socket write while holding mu (at most WriteTimeout per write);
+// Close cuts such a write short through active.
 type Sink struct {
 	cfg  Config
 	f    *formatter
