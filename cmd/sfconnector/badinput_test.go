@@ -149,8 +149,8 @@ func TestCLIDamagedTraces(t *testing.T) {
 	dataMid := (mid.data + mid.end - 16) / 2
 	where := fmt.Sprintf("block %d at byte %d", len(blocks)/2, mid.start) // as the error must locate it
 	tests := []struct {
-		name    string
-		data    []byte
+		name string
+		data []byte
 		// records written: at least min (the blocks before the damage),
 		// fewer than max (a damaged block's records before the damage
 		// may be written: they decode as in the intact file)
