@@ -49,6 +49,9 @@ func TestExamples(t *testing.T) {
 			for _, e := range checkConfig(cfg) {
 				t.Error(e)
 			}
+			if c2, err := config.Load(f, nil); err == nil {
+				checkBuild(t, filepath.Base(f), c2)
+			}
 			for _, n := range policyNodes(cfg) {
 				p := n.Keys().String("policies", "")
 				if p == "" {
@@ -1168,6 +1171,9 @@ func TestKubernetes(t *testing.T) {
 			for _, e := range checkConfig(cfg) {
 				t.Errorf("ConfigMap %s: %v", name, e)
 			}
+			if c2, err := config.Parse(file, []byte(str(text)), nil); err == nil {
+				checkBuild(t, "ConfigMap "+name+" "+file, c2)
+			}
 		}
 	}
 
@@ -1372,5 +1378,25 @@ func TestDemoWorkloadAlerts(t *testing.T) {
 	passed, failed, err := policytest.Run(context.Background(), []string{filepath.Join(root, file)}, &out)
 	if err != nil || failed > 0 || passed == 0 {
 		t.Errorf("%s: %d passed, %d failed, %v\n%s", file, passed, failed, err, out.String())
+	}
+}
+
+// TestContainerImages keeps the images of testenv/containers (a separate
+// module, whose own tests need Docker) equal to docker-compose.yml's.
+func TestContainerImages(t *testing.T) {
+	src := readFile(t, "testenv/containers/containers.go")
+	c := loadCompose(t)
+	images := map[string]bool{}
+	for _, s := range c.Services {
+		images[s.Image] = true
+	}
+	consts := regexp.MustCompile(`(\w+Image)\s*=\s*"([^"]+)"`).FindAllStringSubmatch(src, -1)
+	if len(consts) < 3 {
+		t.Fatalf("testenv/containers/containers.go: found %d image constants, want Kafka, registry and NATS", len(consts))
+	}
+	for _, m := range consts {
+		if !images[m[2]] {
+			t.Errorf("testenv/containers: %s = %q is not an image of docker-compose.yml", m[1], m[2])
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/sfconnector/sfconnector/config"
+	"github.com/sfconnector/sfconnector/connector"
 )
 
 // root is the repository, seen from this package's directory.
@@ -168,6 +172,7 @@ func checkEnv(t *testing.T, where string, env map[string]string, cli map[string]
 	for _, e := range checkConfig(full) {
 		t.Errorf("%s: with its environment: %v", where, e)
 	}
+	checkBuild(t, where+" (with its environment)", full)
 }
 
 func pluginNames(cfg *config.Config) string {
@@ -319,4 +324,40 @@ func imageName(ref string) (repo, tag string) {
 func isOurImage(ref string) bool {
 	repo, _ := imageName(ref)
 	return repo == "sfconnector" || strings.HasSuffix(repo, "/sfconnector")
+}
+
+// notBuiltYet matches the connector's errors for parts that other work has
+// not wired in yet (the Kafka and NATS sources and sinks). They are logged,
+// not failed, so that this test checks everything else now and everything
+// once they exist.
+var notBuiltYet = regexp.MustCompile(`exporter "(kafka|nats)" is not available|unknown source driver "(kafka|nats)"`)
+
+// checkBuild runs the connector's own dry run (connector.Check, what
+// `sfconnector validate` does) on cfg. Policies and the dead-letter file are
+// blanked first: they name paths inside the container, checked separately.
+func checkBuild(t *testing.T, where string, cfg *config.Config) {
+	t.Helper()
+	cfg.Root.Walk(func(n *config.Node) {
+		if n.Kind == config.KindPolicy && n.Has("policies") {
+			n.Set("policies", "")
+		}
+	})
+	if cfg.Settings != nil && cfg.Settings.Has("deadletter.path") {
+		cfg.Settings.Set("deadletter.path", "")
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	err := connector.Check(context.Background(), cfg, connector.Options{Logger: quiet})
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if notBuiltYet.MatchString(line) {
+			t.Logf("%s: not checked, the connector lacks it for now: %s", where, line)
+			continue
+		}
+		t.Errorf("%s: connector.Check: %s", where, line)
+	}
 }
