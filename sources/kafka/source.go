@@ -86,14 +86,18 @@ func (s *Source) Subscribe(ctx context.Context, topic string) (<-chan *message.M
 		s.cfg.Logger.Trace(fmt.Sprintf(f, a...), watermill.LogFields{"group": s.cfg.Group})
 	})
 	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:                s.cfg.Brokers,
-		GroupID:                s.cfg.Group,
-		GroupTopics:            topics,
-		Dialer:                 s.conn.Dialer(s.cfg.DialTimeout),
-		QueueCapacity:          4 * s.cfg.BatchSize,
-		MinBytes:               1,
-		MaxBytes:               16 << 20,
-		MaxWait:                250 * time.Millisecond,
+		Brokers:       s.cfg.Brokers,
+		GroupID:       s.cfg.Group,
+		GroupTopics:   topics,
+		Dialer:        s.conn.Dialer(s.cfg.DialTimeout),
+		QueueCapacity: 4 * s.cfg.BatchSize,
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		// Long-poll bound only: data returns at once. kafka-go also uses it as
+		// the read deadline (less a quarter for the round trip), so a short
+		// value turns every idle fetch on a busy machine into an i/o timeout
+		// and a reconnection.
+		MaxWait:                2 * time.Second,
 		ReadBatchTimeout:       5 * time.Second,
 		HeartbeatInterval:      s.cfg.HeartbeatInterval,
 		CommitInterval:         s.cfg.CommitInterval,
