@@ -72,7 +72,7 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "syslog.tls.key", Doc: "client key (PEM)"},
 	{Kind: KindExporter, Key: "syslog.tls.servername", Doc: "name to verify in the receiver's certificate (default: syslog.host)"},
 	{Kind: KindExporter, Key: "syslog.tls.insecure", Default: "false", Doc: "skip certificate verification (never in production)"},
-	{Kind: KindExporter, Key: "syslog.buffer", Default: "10000", Doc: "written messages kept to send again after a broken connection"},
+	{Kind: KindExporter, Key: "syslog.buffer", Default: "10000", Doc: "written messages kept until the receiver's kernel acknowledged them, to send again after a broken connection (a write does not queue while the receiver is down: it waits up to syslog.reconnect_timeout, then fails and is retried)"},
 	{Kind: KindExporter, Key: "syslog.framing", Default: "octet-counting", Doc: "TCP/TLS framing: octet-counting or non-transparent"},
 	{Kind: KindExporter, Key: "syslog.facility", Default: "daemon", Doc: "syslog facility by name or number"},
 	{Kind: KindExporter, Key: "syslog.severity.high", Default: "crit", Doc: "severity of alerts with a high-priority rule"},

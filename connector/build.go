@@ -34,6 +34,8 @@ type Options struct {
 	OnStart    func(files int, bytes int64)
 	OnProgress func(path string, records int, offset int64)
 	Metrics    *Metrics
+	// Version is the program's version (ECS agent.version).
+	Version string
 	// DryRun checks every key and builds nothing with side effects: no file
 	// is opened, no socket bound, no connection made (sfconnector validate).
 	DryRun bool
@@ -245,7 +247,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	var enc encoding.Encoder
 	if format != "avro" {
 		var err error
-		enc, err = newEncoder(format, flat)
+		enc, err = newEncoder(format, flat, opts.Version)
 		if err != nil {
 			return nil, fmt.Errorf("%s: key \"format\": %w", n.Where, err)
 		}

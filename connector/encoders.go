@@ -10,12 +10,12 @@ import (
 )
 
 // newEncoder returns the encoder of an exporter's format.
-func newEncoder(format string, flat bool) (encoding.Encoder, error) {
+func newEncoder(format string, flat bool, version string) (encoding.Encoder, error) {
 	switch format {
 	case "json":
 		return json.New(json.Options{Flat: flat}), nil
 	case "ecs":
-		return ecs.New(ecs.Config{})
+		return ecs.New(ecs.Config{AgentVersion: version})
 	case "text":
 		return text.Encoder{}, nil
 	}

@@ -143,7 +143,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 
 	metrics := connector.NewMetrics(nil)
 	var prog *progressLine
-	opts := connector.Options{Driver: driver, Inputs: inputs, Stdout: stdout, Logger: logger, Metrics: metrics}
+	opts := connector.Options{Driver: driver, Inputs: inputs, Stdout: stdout, Logger: logger, Metrics: metrics, Version: version}
 	if progress {
 		prog = newProgressLine(stderr)
 		opts.OnStart = prog.begin
