@@ -57,7 +57,7 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "type", Default: "telemetry", Doc: "telemetry: one record per line; alert: buffered records grouped by node and container"},
 	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro (kafka, nats)"},
 	{Kind: KindExporter, Key: "flat", Default: "false", Doc: "true: one flat object keyed by policy field names"},
-	{Kind: KindExporter, Key: "buffer", Default: "0", Doc: "records aggregated before export (flushed after an idle second too)"},
+	{Kind: KindExporter, Key: "buffer", Default: "0", Doc: "accepted for sf-processor compatibility: records are already written in batches (a trace block, or up to batch.size socket records), each acknowledged only once written"},
 	{Kind: KindExporter, Key: "file.path", Default: "./export.out", Aliases: []string{"path"}, Doc: "output file; appended to, never truncated"},
 	{Kind: KindExporter, Key: "file.rotate.size", Default: "0", Doc: "rotate the output file when it exceeds this many bytes (0: never)"},
 	{Kind: KindExporter, Key: "file.rotate.keep", Default: "5", Doc: "rotated files kept"},

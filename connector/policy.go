@@ -28,11 +28,22 @@ type PolicyStage struct {
 
 // LoadPolicies loads the policy paths of a policyengine plugin (comma
 // separated), or the bundled defaults when paths is empty.
+// Warnings go to logger; errors come back in the error, all of them.
 func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+	var set *policies.Set
+	var diags []policies.Diagnostic
+	var err error
 	if strings.TrimSpace(paths) == "" {
-		return policies.LoadDefault(policies.Options{Strict: strict, Logger: logger})
+		set, diags, err = policies.LoadDefault(policies.Options{Strict: strict})
+	} else {
+		set, diags, err = policies.Load(splitList(paths), policies.Options{Strict: strict})
 	}
-	return policies.Load(splitList(paths), policies.Options{Strict: strict, Logger: logger})
+	if err == nil {
+		for _, d := range diags {
+			logger.Warn("policy warning: " + d.String())
+		}
+	}
+	return set, diags, err
 }
 
 func splitList(s string) []string {
