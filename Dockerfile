@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 #
 # sfconnector: a small static image (no shell, no package manager), running as
 # a non-root user. Build:   docker build -t sfconnector .
@@ -9,20 +8,21 @@
 
 ARG GO_VERSION=1.26
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+# Plain Dockerfile syntax (no cache mounts, no $BUILDPLATFORM): the classic
+# builder that testcontainers-go and older engines use must build it too.
+FROM golang:${GO_VERSION} AS build
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+RUN go mod download
 COPY . .
+# buildx sets these for each --platform; empty means the build machine's.
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
 # CGO off: one static binary that needs nothing from the base image but CA
 # certificates (for verified TLS to Kafka, NATS, syslog, the registry).
-RUN --mount=type=cache,target=/go/pkg/mod \
-    --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
       -o /out/usr/local/bin/sfconnector ./cmd/sfconnector
 # Directories the non-root user must own: the socket the collector connects

@@ -771,3 +771,38 @@ func anchors(text string) map[string]bool {
 	}
 	return out
 }
+
+// TestConnectorKeysAreSpecified checks that every key the connector reads
+// (k.String("...") and the other typed readers in connector/) is in
+// config.Specs, and so in the reference above: a key read but not specified
+// would work without being documented.
+func TestConnectorKeysAreSpecified(t *testing.T) {
+	known := map[string]bool{}
+	for _, s := range config.Specs {
+		known[s.Key] = true
+		for _, a := range s.Aliases {
+			known[a] = true
+		}
+	}
+	re := regexp.MustCompile(`\bk\.(?:String|Int|Bool|Duration|Enum)\("([a-z0-9_.]+)"`)
+	files, _ := filepath.Glob(filepath.Join(root, "connector", "*.go"))
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			n++
+			if !known[m[1]] {
+				t.Errorf("%s reads key %q, which is not in config.Specs (nor documented)", filepath.Base(f), m[1])
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("found no key read in connector/")
+	}
+}
