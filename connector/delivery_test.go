@@ -29,13 +29,72 @@ import (
 	"github.com/sfconnector/sfconnector/transforms/flatten"
 )
 
-// The delivery tests run real pipelines (file source on a real trace, file
-// sinks) with sinks that fail, and check every sink's output against the
-// reference processor's (testenv/parity): the right records, in order,
-// each exactly once. The trace has 548 records in 2 blocks and 408 flat
-// events; read 50 records at a time it makes 11 batches.
+// The delivery tests run real pipelines (the file source on a directory of
+// real traces, file sinks) with sinks that fail, and check every sink's
+// output against the reference processor's (testenv/parity): the right
+// records, in order, each exactly once. The input is every trace of
+// ../shared/traces but the two large ones, read one OCF block per batch.
 
-const deliveryTrace = "collector-namespaces-setns"
+// deliveryInput is a directory of links to the small real traces (read in
+// name order, as shared.Traces lists them), the traces, and the number of
+// batches with events they make at one block per batch.
+func deliveryInput(t *testing.T) (dir string, traces []string, batches int) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, tr := range shared.Traces(t) {
+		if st, err := os.Stat(tr); err != nil || st.Size() > 100<<10 {
+			continue
+		}
+		if err := os.Symlink(tr, filepath.Join(dir, filepath.Base(tr))); err != nil {
+			t.Fatal(err)
+		}
+		traces = append(traces, tr)
+		rd, c, err := sysflow.OpenFile(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			recs, err := rd.Next(nil)
+			for _, r := range recs {
+				if r.Kind == sysflow.KindProcessEvent || r.Kind == sysflow.KindFileEvent || r.Kind == sysflow.KindFileFlow ||
+					r.Kind == sysflow.KindNetworkFlow || r.Kind == sysflow.KindK8sEvent {
+					batches++
+					break
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+	}
+	if len(traces) < 5 || batches <= len(traces) {
+		t.Fatalf("%d small traces in %d batches: the tests want several traces and one with several blocks", len(traces), batches)
+	}
+	return dir, traces, batches
+}
+
+// compareOutput checks lines, one sink's output for deliveryInput, trace
+// by trace against the reference: a record lost or written twice shifts
+// every trace after it and fails.
+func compareOutput(t *testing.T, traces []string, lines [][]byte) {
+	t.Helper()
+	for _, tr := range traces {
+		name := parity.TraceName(tr)
+		n := len(parity.LoadLines(t, shared.Path(t, "parity", "telemetry", name+".jsonl.gz")))
+		if n > len(lines) {
+			t.Fatalf("%s: %d records left of the output, the reference has %d", name, len(lines), n)
+		}
+		parity.CompareTelemetry(t, tr, lines[:n])
+		lines = lines[n:]
+	}
+	if len(lines) > 0 {
+		t.Fatalf("%d records after the last trace's", len(lines))
+	}
+}
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -139,7 +198,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, label ...strin
 }
 
 func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
-	trace := shared.Path(t, "traces", deliveryTrace+".sf")
+	in, traces, batches := deliveryInput(t)
 	tests := []struct {
 		name       string
 		fail       func(call int) bool
@@ -149,7 +208,7 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 	}{
 		{"fails 3 times then recovers, within the retry budget", func(c int) bool { return c <= 3 }, 5, true, 3},
 		{"fails 3 times then recovers, listed second", func(c int) bool { return c <= 3 }, 5, false, 3},
-		{"fails 2 of every 3 writes", func(c int) bool { return c%3 != 0 }, 3, true, 22},
+		{"fails 2 of every 3 writes", func(c int) bool { return c%3 != 0 }, 3, true, 2 * batches},
 		// beyond the retry budget the batch is nacked and the source
 		// delivers it again: the sinks that accepted it must not get it twice
 		{"fails beyond the retry budget, redelivered", func(c int) bool { return c <= 7 }, 1, true, 7},
@@ -166,7 +225,7 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 			if !tc.flakyFirst {
 				sinks[0], sinks[1] = sinks[1], sinks[0]
 			}
-			src, err := filesrc.New(filesrc.Config{Paths: []string{trace}, BatchSize: 50, Logger: quietLog()})
+			src, err := filesrc.New(filesrc.Config{Paths: []string{in}, BatchSize: 1, Logger: quietLog()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,12 +245,8 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 			if failures != tc.failures {
 				t.Errorf("the flaky sink failed %d of %d writes, want %d", failures, calls, tc.failures)
 			}
-			t.Run("file sink", func(t *testing.T) {
-				parity.CompareTelemetry(t, deliveryTrace, readLines(t, out))
-			})
-			t.Run("flaky sink", func(t *testing.T) {
-				parity.CompareTelemetry(t, deliveryTrace, lines)
-			})
+			t.Run("file sink", func(t *testing.T) { compareOutput(t, traces, readLines(t, out)) })
+			t.Run("flaky sink", func(t *testing.T) { compareOutput(t, traces, lines) })
 			if got := counter(t, metrics.Registry, "sfconnector_sink_errors_total", "sink", "flaky"); got != float64(tc.failures) {
 				t.Errorf("sink errors metric %v, want %d", got, tc.failures)
 			}
@@ -210,9 +265,9 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 // that fails and then recovers within the retry budget is retried; nothing
 // goes to the dead-letter sink.
 func TestRetryBeforeDeadLetter(t *testing.T) {
-	trace := shared.Path(t, "traces", deliveryTrace+".sf")
+	in, traces, _ := deliveryInput(t)
 	flaky := newFlakySink(func(c int) bool { return c <= 2 })
-	src, err := filesrc.New(filesrc.Config{Paths: []string{trace}, BatchSize: 50, Logger: quietLog()})
+	src, err := filesrc.New(filesrc.Config{Paths: []string{in}, BatchSize: 1, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +285,7 @@ func TestRetryBeforeDeadLetter(t *testing.T) {
 			dead.events, dead.reasons)
 	}
 	lines, _, _ := flaky.result()
-	parity.CompareTelemetry(t, deliveryTrace, lines)
+	compareOutput(t, traces, lines)
 }
 
 // TestDeadLetterFromConfig: a sink that never recovers (a file sink on
@@ -242,14 +297,14 @@ func TestDeadLetterFromConfig(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full on this system")
 	}
-	trace := shared.Path(t, "traces", deliveryTrace+".sf")
+	in, traces, batches := deliveryInput(t)
 	dir := t.TempDir()
 	dead := filepath.Join(dir, "dead.jsonl")
 	good := filepath.Join(dir, "good.json")
 	yaml := fmt.Sprintf(`
 source:
   driver: file
-  batch.size: 50
+  batch.size: 1
 settings:
   retry.max: 2
   retry.initial: 1ms
@@ -273,7 +328,7 @@ pipeline:
 		t.Fatal(err)
 	}
 	metrics := connector.NewMetrics(nil)
-	built, err := connector.Build(context.Background(), cfg, connector.Options{Inputs: []string{trace}, Logger: quietLog(), Metrics: metrics})
+	built, err := connector.Build(context.Background(), cfg, connector.Options{Inputs: []string{in}, Logger: quietLog(), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,15 +338,14 @@ pipeline:
 	if ctx.Err() != nil {
 		t.Fatal("the pipeline did not finish within 30s")
 	}
-	// Closing the sink flushes nothing new, but its file is still full:
-	// the error, if any, must name it.
+	// The failed sink's buffer still holds what it could not write, so
+	// closing it fails: the error, if any, must name it.
+	t.Logf("Run: %v", runErr)
 	if runErr != nil && !strings.Contains(runErr.Error(), "/dev/full") {
 		t.Errorf("Run: %v (an error must name the failing sink)", runErr)
 	}
 
-	t.Run("other sink", func(t *testing.T) {
-		parity.CompareTelemetry(t, deliveryTrace, readLines(t, good))
-	})
+	t.Run("other sink", func(t *testing.T) { compareOutput(t, traces, readLines(t, good)) })
 	var records [][]byte
 	for i, line := range readLines(t, dead) {
 		var dl struct {
@@ -305,21 +359,19 @@ pipeline:
 		if !strings.Contains(dl.Reason, "file:/dev/full") || !strings.Contains(dl.Reason, "no space left on device") {
 			t.Fatalf("dead letter %d: the reason %q does not name the sink and its error", i+1, dl.Reason)
 		}
-		if dl.Source != trace {
-			t.Fatalf("dead letter %d: source %q, want %s", i+1, dl.Source, trace)
+		if filepath.Dir(dl.Source) != in {
+			t.Fatalf("dead letter %d: source %q, want a file of %s", i+1, dl.Source, in)
 		}
 		records = append(records, dl.Record)
 	}
-	t.Run("dead letters", func(t *testing.T) {
-		// every record, in order, once
-		parity.CompareTelemetry(t, deliveryTrace, records)
-	})
+	// every record, in order, once
+	t.Run("dead letters", func(t *testing.T) { compareOutput(t, traces, records) })
 	if got := counter(t, metrics.Registry, "sfconnector_dead_lettered_total"); got != float64(len(records)) {
 		t.Errorf("dead-lettered metric %v, %d records in the file", got, len(records))
 	}
 	// each batch was retried retry.max times before it was given up
-	if got := counter(t, metrics.Registry, "sfconnector_retries_total"); got != 2*11 {
-		t.Errorf("%v retries, want 2 for each of the 11 batches", got)
+	if got := counter(t, metrics.Registry, "sfconnector_retries_total"); got != float64(2*batches) {
+		t.Errorf("%v retries, want 2 for each of the %d batches", got, batches)
 	}
 }
 

@@ -133,7 +133,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	router.AddMiddleware(middleware.Recoverer)
+	// The first middleware added is the outermost: the dead-letter sink
+	// gets a batch only after every retry failed, and a panic is an error
+	// that is retried like any other.
+	if p.settings.DeadLetter != nil {
+		pq, err := middleware.PoisonQueue(deadLetterPublisher{p}, "deadletter")
+		if err != nil {
+			return err
+		}
+		router.AddMiddleware(pq)
+	}
 	if p.settings.RetryMax > 0 {
 		router.AddMiddleware(middleware.Retry{
 			MaxRetries:      p.settings.RetryMax,
@@ -145,13 +154,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			},
 		}.Middleware)
 	}
-	if p.settings.DeadLetter != nil {
-		pq, err := middleware.PoisonQueue(deadLetterPublisher{p}, "deadletter")
-		if err != nil {
-			return err
-		}
-		router.AddMiddleware(pq)
-	}
+	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("pipeline", "sysflow", p.source, p.handle)
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
