@@ -148,6 +148,14 @@ func (s *flakySink) result() (lines [][]byte, calls, failures int) {
 	return s.lines, s.calls, s.failures
 }
 
+// passThrough is a transform stage that changes nothing: the sinks behind
+// it are a child stage's, as behind a policy engine.
+type passThrough struct{}
+
+func (passThrough) Process(_ context.Context, events []*sysflow.Event) ([]*sysflow.Event, error) {
+	return events, nil
+}
+
 // deadLetters records what the pipeline hands its dead-letter sink.
 type deadLetters struct {
 	mu      sync.Mutex
@@ -205,13 +213,15 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 		retryMax   int
 		flakyFirst bool // the flaky sink before the file sink in the fan-out
 		failures   int  // writes the flaky sink must have failed
+		nested     bool // the sinks fed by a transform stage, not the flattener
 	}{
-		{"fails 3 times then recovers, within the retry budget", func(c int) bool { return c <= 3 }, 5, true, 3},
-		{"fails 3 times then recovers, listed second", func(c int) bool { return c <= 3 }, 5, false, 3},
-		{"fails 2 of every 3 writes", func(c int) bool { return c%3 != 0 }, 3, true, 2 * batches},
+		{"fails 3 times then recovers, within the retry budget", func(c int) bool { return c <= 3 }, 5, true, 3, false},
+		{"fails 3 times then recovers, listed second", func(c int) bool { return c <= 3 }, 5, false, 3, false},
+		{"fails 2 of every 3 writes", func(c int) bool { return c%3 != 0 }, 3, true, 2 * batches, false},
+		{"fails 2 of every 3 writes, sinks behind a transform", func(c int) bool { return c%3 != 0 }, 3, true, 2 * batches, true},
 		// beyond the retry budget the batch is nacked and the source
 		// delivers it again: the sinks that accepted it must not get it twice
-		{"fails beyond the retry budget, redelivered", func(c int) bool { return c <= 7 }, 1, true, 7},
+		{"fails beyond the retry budget, redelivered", func(c int) bool { return c <= 7 }, 1, true, 7, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,7 +240,11 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			metrics := connector.NewMetrics(nil)
-			p := connector.New(src, &connector.Stage{Name: "flatten", Sinks: sinks}, flatten.Config{Logger: quietLog()},
+			root := &connector.Stage{Name: "flatten", Sinks: sinks}
+			if tc.nested {
+				root = &connector.Stage{Name: "flatten", Children: []*connector.Stage{{Name: "passthrough", Transform: passThrough{}, Sinks: sinks}}}
+			}
+			p := connector.New(src, root, flatten.Config{Logger: quietLog()},
 				connector.Settings{RetryMax: tc.retryMax, RetryInitial: time.Millisecond, Logger: quietLog(), Metrics: metrics})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
