@@ -277,8 +277,8 @@ func TestConfigurationReference(t *testing.T) {
 			if def != s.Default {
 				t.Errorf("%s: %s key %q: documented default %q, the code's is %q", where, kind, key, def, s.Default)
 			}
-			if strings.TrimSpace(r.cells[3]) == "" {
-				t.Errorf("%s: %s key %q has no description", where, kind, key)
+			if r.cells[3] != s.Doc {
+				t.Errorf("%s: %s key %q: description %q, the code's (config.Specs Doc) is %q (go test ./docs -run TestConfigurationReference -update rewrites the tables)", where, kind, key, r.cells[3], s.Doc)
 			}
 			env := codes(r.cells[2])
 			if p, ok := pluginName[kind]; ok {
