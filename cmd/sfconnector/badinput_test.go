@@ -152,7 +152,7 @@ func TestCLIDamagedTraces(t *testing.T) {
 		name string
 		data []byte
 		// records written: at least min (the blocks before the damage),
-		// fewer than max (a damaged block's records before the damage
+		// at most max (a damaged block's records before the damage
 		// may be written: they decode as in the intact file)
 		min, max int
 		errText  []string // besides the file's path
