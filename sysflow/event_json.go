@@ -112,6 +112,28 @@ func AppendJSONEscaped(dst []byte, s string) []byte {
 	const hexd = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
+		// Most of what the encoders write is printable ASCII (paths,
+		// command lines): skip it eight bytes at a time. The byte loads
+		// combine into one 64-bit load; the tests are the classic "has a
+		// byte less than n" and "has a zero byte" word tricks, which never
+		// miss a byte (they may only flag bytes after one that matches).
+		// Written out here because a function would not be inlined.
+		for len(s)-i >= 8 {
+			t := s[i : i+8]
+			w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+				uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			q, bs := w^(ones*'"'), w^(ones*'\\')
+			// below 0x20 | a quote | a backslash | 0x80 and above (UTF-8,
+			// which the byte loop checks)
+			if ((w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs|w)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if jsonSafe[c] {
 			i++
