@@ -135,7 +135,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	var src Source
 	if len(errs) == 0 || opts.DryRun {
 		var err error
-		src, err = buildSource(cfg, opts)
+		src, err = buildSource(cfg, opts, settings)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -172,7 +172,7 @@ func closeStage(s *Stage) {
 	}
 }
 
-func buildSource(cfg *config.Config, opts Options) (Source, error) {
+func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, error) {
 	driver := strings.ToLower(opts.Driver)
 	var plug *config.Plugin
 	if driver != "" {
@@ -224,6 +224,10 @@ func buildSource(cfg *config.Config, opts Options) (Source, error) {
 		c := socket.Config{Path: path, Mode: os.FileMode(mode), BatchSize: k.Int("batch.size", 1024),
 			BatchTimeout: k.Duration("batch.timeout", 0), MaxMessage: k.Int("max.message", 16<<20),
 			Buffer: k.Int("buffer", 64), Logger: opts.Logger}
+		// what was read is delivered within most of the shutdown deadline,
+		// leaving the rest for the sinks to flush
+		settings.setDefaults()
+		c.DrainTimeout = settings.ShutdownTimeout * 8 / 10
 		if err := k.Err(); err != nil {
 			return nil, err
 		}

@@ -27,6 +27,10 @@ type Config struct {
 	BatchTimeout time.Duration
 	MaxMessage   int // largest message accepted, bytes; default 16 MiB
 	Buffer       int // batches queued ahead of the pipeline; default 64
+	// DrainTimeout bounds how long Close keeps delivering the batches
+	// already read; default 10s. What is still queued then is dropped,
+	// counted and logged.
+	DrainTimeout time.Duration
 	Logger       *slog.Logger
 }
 
@@ -45,6 +49,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = 64
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -69,6 +76,7 @@ type Stats struct {
 	Records     int64
 	Malformed   int64 // messages that did not decode
 	Oversized   int64 // messages above MaxMessage
+	Dropped     int64 // records read but not delivered because a shutdown outlasted DrainTimeout
 }
 
 // Source listens on the collector socket. Create it with Listen.
@@ -76,15 +84,20 @@ type Source struct {
 	cfg Config
 	ln  *net.UnixListener
 
-	closing chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
-	done    chan struct{}
+	// stopRead ends reading (Close); abort ends delivery of what was read
+	// (DrainTimeout passed during Close).
+	stopRead chan struct{}
+	abort    chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+	done     chan struct{}
 
 	mu   sync.Mutex
 	conn *net.UnixConn
 
-	connections, messages, records, malformed, oversized atomic.Int64
+	subscribed atomic.Bool
+
+	connections, messages, records, malformed, oversized, dropped atomic.Int64
 }
 
 // Listen creates the socket file and starts listening.
@@ -109,7 +122,7 @@ func Listen(cfg Config) (*Source, error) {
 		ln.Close()
 		return nil, fmt.Errorf("socket source: chmod %s: %w", cfg.Path, err)
 	}
-	return &Source{cfg: cfg, ln: ln, closing: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Source{cfg: cfg, ln: ln, stopRead: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // removeStale removes a socket file left by a previous run, but never a live
@@ -141,7 +154,7 @@ func (s *Source) Addr() string { return s.cfg.Path }
 // Stats returns the counters.
 func (s *Source) Stats() Stats {
 	return Stats{Connections: s.connections.Load(), Messages: s.messages.Load(), Records: s.records.Load(),
-		Malformed: s.malformed.Load(), Oversized: s.oversized.Load()}
+		Malformed: s.malformed.Load(), Oversized: s.oversized.Load(), Dropped: s.dropped.Load()}
 }
 
 // Done is closed when the source stopped (after Close).
@@ -153,6 +166,14 @@ func (s *Source) Err() error { return nil }
 
 // Subscribe starts accepting connections; the topic is ignored.
 func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	if !s.subscribed.CompareAndSwap(false, true) {
+		return nil, errors.New("socket source: already subscribed")
+	}
+	select {
+	case <-s.stopRead:
+		return nil, errors.New("socket source: closed")
+	default:
+	}
 	out := make(chan *message.Message)
 	batches := make(chan *sysflow.Batch, s.cfg.Buffer)
 	s.wg.Add(2)
@@ -166,10 +187,14 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 		defer close(s.done)
 		defer close(out)
 		for b := range batches {
-			if err := sender.Send(ctx, out, b, s.closing); err != nil {
-				s.cfg.Logger.Warn("socket source: batch not delivered at shutdown", "records", len(b.Records), "source", b.Source)
-				for range batches { // drain so the reader can finish
+			if err := sender.Send(ctx, out, b, s.abort); err != nil {
+				lost := int64(len(b.Records))
+				for rest := range batches { // drain so the reader can finish
+					lost += int64(len(rest.Records))
 				}
+				s.dropped.Add(lost)
+				s.cfg.Logger.Error("socket source: records read but not delivered before the shutdown deadline",
+					"records", lost, "error", err)
 				return
 			}
 		}
@@ -177,18 +202,32 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 	return out, nil
 }
 
-// Close stops listening, closes the current connection, removes the socket
-// file and waits for the goroutines. Batches already read are still
-// delivered if the pipeline takes them.
+// Close stops reading: it stops listening, closes the current connection
+// and removes the socket file. The batches already read are still delivered
+// to the pipeline, for up to DrainTimeout; what remains after that is
+// dropped, counted (Stats.Dropped) and logged. Messages the collector wrote
+// that were still in the kernel's socket buffer are lost with the
+// connection: the collector sees the connection close.
 func (s *Source) Close() error {
 	s.once.Do(func() {
+		close(s.stopRead)
 		s.ln.Close()
 		s.mu.Lock()
 		if s.conn != nil {
 			s.conn.Close()
 		}
 		s.mu.Unlock()
-		close(s.closing)
+		if s.subscribed.Load() {
+			t := time.NewTimer(s.cfg.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-s.done:
+			case <-t.C:
+			}
+		} else {
+			close(s.done)
+		}
+		close(s.abort)
 	})
 	s.wg.Wait()
 	return nil
@@ -199,7 +238,7 @@ func (s *Source) acceptLoop(ctx context.Context, batches chan<- *sysflow.Batch) 
 		conn, err := s.ln.AcceptUnix()
 		if err != nil {
 			select {
-			case <-s.closing:
+			case <-s.stopRead:
 			default:
 				if ctx.Err() == nil {
 					s.cfg.Logger.Error("socket source: accept", "path", s.cfg.Path, "error", err)
@@ -220,7 +259,7 @@ func (s *Source) acceptLoop(ctx context.Context, batches chan<- *sysflow.Batch) 
 		s.mu.Unlock()
 		if err != nil && !errors.Is(err, io.EOF) {
 			select {
-			case <-s.closing:
+			case <-s.stopRead:
 				return
 			default:
 			}
@@ -246,7 +285,8 @@ func (s *Source) serve(ctx context.Context, conn *net.UnixConn, name string, bat
 		}
 		select {
 		case batches <- batch:
-		case <-s.closing:
+		case <-s.abort:
+			s.dropped.Add(int64(len(batch.Records)))
 			return false
 		case <-ctx.Done():
 			return false

@@ -73,7 +73,7 @@ func TestReplayRealTracesOverSocket(t *testing.T) {
 		t.Run(shared.TraceName(trace), func(t *testing.T) {
 			want := readAll(t, trace)
 			path := sockPath(t)
-			src, err := Listen(Config{Path: path, BatchSize: 100})
+			src, err := Listen(Config{Path: path, BatchSize: 100, DrainTimeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestReplayRealTracesOverSocket(t *testing.T) {
 // served.
 func TestLargeAndMalformedMessages(t *testing.T) {
 	path := sockPath(t)
-	src, err := Listen(Config{Path: path, BatchSize: 1, Mode: 0o660})
+	src, err := Listen(Config{Path: path, BatchSize: 1, Mode: 0o660, DrainTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestLargeAndMalformedMessages(t *testing.T) {
 
 func TestOversizedMessageSkipped(t *testing.T) {
 	path := sockPath(t)
-	src, err := Listen(Config{Path: path, BatchSize: 1, MaxMessage: 1024})
+	src, err := Listen(Config{Path: path, BatchSize: 1, MaxMessage: 1024, DrainTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
