@@ -43,6 +43,8 @@ type NATSOptions struct {
 	Token string
 	// TLS, when set, makes the server require TLS with this configuration.
 	TLS *tls.Config
+	// NKeys, when set, are the public NKeys of the only users allowed in.
+	NKeys []string
 }
 
 // NATSServer is an embedded nats-server with JetStream that can be stopped
@@ -88,6 +90,9 @@ func (n *NATSServer) Start() error {
 		Authorization: n.opts.Token,
 		NoSigs:        true,
 		NoLog:         true,
+	}
+	for _, k := range n.opts.NKeys {
+		so.Nkeys = append(so.Nkeys, &server.NkeyUser{Nkey: k})
 	}
 	if n.opts.TLS != nil {
 		so.TLS, so.TLSConfig, so.TLSTimeout = true, n.opts.TLS, 5

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/sfconnector/sfconnector/internal/conformance"
 	"github.com/sfconnector/sfconnector/internal/testcert"
@@ -171,5 +172,38 @@ func TestStreamSubject(t *testing.T) {
 		if got := nats.StreamSubject(in); got != want {
 			t.Errorf("StreamSubject(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestNKeyAuth(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile := filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.StartNATS(t, testenv.NATSOptions{NKeys: []string{pub}})
+	cfg := nats.Config{ConnConfig: nats.ConnConfig{URL: srv.URL(), NKey: seedFile}, Subject: "nk.{node}",
+		Stream: testenv.Name(t, "S"), CreateStream: true, Encoder: conformance.Codec{}}
+	s, err := nats.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("connect with an NKey: %v", err)
+	}
+	if err := s.Publish("", batchMsg(conformance.Event("n", "", 1))); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	otherFile := filepath.Join(t.TempDir(), "other.nk")
+	_ = os.WriteFile(otherFile, otherSeed, 0o600)
+	cfg.NKey = otherFile
+	if s, err := nats.New(t.Context(), cfg); err == nil {
+		s.Close()
+		t.Fatal("connected with an NKey the server does not know")
 	}
 }
