@@ -457,17 +457,60 @@ func buildTree(base string, list []any) (*Node, error) {
 }
 
 // applyEnv applies the <PLUGIN>_<KEY> overrides (EXPORTER_FILE_PATH sets
-// file.path of the exporter) to every key a plugin has or may have.
+// file.path of the exporter; EXPORTER_PATH, the seed-era alias, too). An
+// override names a key or any of its aliases and replaces whatever the file
+// set under any of those names. An exporter takes only the overrides of its
+// own export type: EXPORTER_SYSLOG_HOST reaches the syslog exporters of a
+// fan-out, not the NATS one beside them.
 func (c *Config) applyEnv(env func(string) (string, bool)) {
+	envName := func(prefix, key string) string {
+		return prefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+	}
 	c.Root.Walk(func(n *Node) {
 		prefix := strings.ToUpper(n.Name)
-		for _, key := range knownKeys(n.Kind, n.keys) {
-			name := prefix + "_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
-			if v, ok := env(name); ok {
-				n.keys[key] = v
+		if n.Kind == KindExporter {
+			if v, ok := env(envName(prefix, "export")); ok {
+				n.keys["export"] = v
 			}
 		}
+		export := strings.ToLower(n.keys["export"])
+		if export == "" {
+			export = "terminal"
+		}
+		for _, key := range knownKeys(n.Kind, n.keys) {
+			if n.Kind == KindExporter && !keyForExport(key, export) {
+				if _, set := n.keys[key]; !set {
+					continue
+				}
+			}
+			v, ok := env(envName(prefix, key))
+			if !ok {
+				continue
+			}
+			canonical := key
+			if s, found := Spec(n.Kind, key); found {
+				canonical = s.Key
+				for _, a := range s.Aliases {
+					delete(n.keys, a)
+				}
+			}
+			n.keys[canonical] = v
+		}
 	})
+}
+
+// keyForExport tells whether an exporter key belongs to an export type:
+// "syslog.host" and its alias "host" to syslog, unprefixed keys to all.
+func keyForExport(key, export string) bool {
+	if s, ok := Spec(KindExporter, key); ok {
+		key = s.Key
+	}
+	for _, t := range []string{"file", "syslog", "kafka", "nats"} {
+		if strings.HasPrefix(key, t+".") {
+			return t == export
+		}
+	}
+	return true
 }
 
 func knownKeys(kind string, have map[string]string) []string {

@@ -89,7 +89,7 @@ func TestFanOut(t *testing.T) {
 }
 
 func TestEnvOverride(t *testing.T) {
-	env := map[string]string{"EXPORTER_FILE_PATH": "/var/out.json", "POLICYENGINE_MODE": "alert"}
+	env := map[string]string{"EXPORTER_EXPORT": "file", "EXPORTER_FILE_PATH": "/var/out.json", "POLICYENGINE_MODE": "alert"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	c, err := Parse("pipeline.json", []byte(refPipeline), lookup)
 	if err != nil {
@@ -190,5 +190,30 @@ func TestLoadFile(t *testing.T) {
 	}
 	if _, err := Load(p+".missing", nil); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// An override given under an alias replaces the file's canonical key, and
+// reaches only the exporters of its type.
+func TestEnvOverrideAliasAndExportType(t *testing.T) {
+	js := `{"pipeline":[
+	 {"processor":"sysflowreader","out":"a"},
+	 {"processor":"exporter","in":"a","export":"syslog","syslog.host":"filehost"},
+	 {"processor":"exporter","in":"a","export":"nats","nats.url":"nats://x:4222"}]}`
+	env := map[string]string{"EXPORTER_HOST": "envhost", "EXPORTER_SYSLOG_PORT": "1514"}
+	c, err := Parse("p.json", []byte(js), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := c.Root.Children[0].Keys()
+	if got := sys.String("syslog.host", ""); got != "envhost" {
+		t.Errorf("syslog.host = %q, want the EXPORTER_HOST override", got)
+	}
+	if got := sys.Int("syslog.port", 0); got != 1514 {
+		t.Errorf("syslog.port = %d", got)
+	}
+	n := c.Root.Children[1]
+	if n.Has("syslog.port") || n.Has("syslog.host") {
+		t.Errorf("the nats exporter got syslog overrides: %v", n.Raw())
 	}
 }

@@ -84,8 +84,8 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "syslog.dial_timeout", Default: "5s", Doc: "connect and TLS handshake timeout"},
 	{Kind: KindExporter, Key: "syslog.write_timeout", Default: "10s", Doc: "a stalled connection is replaced after this long"},
 	{Kind: KindExporter, Key: "syslog.reconnect_timeout", Default: "30s", Doc: "how long one write keeps trying an unreachable receiver before it fails (then retried or dead-lettered)"},
-	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "read credentials from files under vault.path"},
-	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "directory of credential files"},
+	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "accepted for sf-processor compatibility and ignored: credentials come from the *_file keys or SFCONNECTOR_* environment variables"},
+	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "accepted for sf-processor compatibility and ignored (see vault.secrets)"},
 
 	// dead letters
 	{Kind: "settings", Key: "deadletter.path", Doc: "file receiving records a sink rejected after all retries, with the reason"},

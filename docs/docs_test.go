@@ -289,9 +289,17 @@ func TestConfigurationReference(t *testing.T) {
 				if fmt.Sprint(env) != fmt.Sprint(want) {
 					t.Errorf("%s: %s key %q: environment %v, want %v", where, kind, key, env, want)
 				}
-				// and the loader applies each of them
+				// and the loader applies each of them; an exporter takes the
+				// overrides of its own export type, so the check's exporter
+				// is of the type the key belongs to
+				doc := pipeline
+				for _, typ := range []string{"file", "syslog", "kafka", "nats"} {
+					if kind == config.KindExporter && strings.HasPrefix(key, typ+".") {
+						doc = strings.Replace(pipeline, "{processor: exporter, in: c}", "{processor: exporter, in: c, export: "+typ+"}", 1)
+					}
+				}
 				for i, name := range want {
-					cfg, err := config.Parse("check.yaml", []byte(pipeline), func(k string) (string, bool) {
+					cfg, err := config.Parse("check.yaml", []byte(doc), func(k string) (string, bool) {
 						return "from-env", k == name
 					})
 					if err != nil {

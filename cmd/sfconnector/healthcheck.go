@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
@@ -14,7 +16,17 @@ import (
 // has no shell or curl, so its HEALTHCHECK runs this.
 func cmdHealthcheck(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", "sfconnector healthcheck [--url URL] [--timeout D]", stderr)
-	url := fs.String("url", "http://127.0.0.1:9090/healthz", "health endpoint of the running sfconnector (see run --metrics)")
+	def := "http://127.0.0.1:9090/healthz"
+	if addr := os.Getenv("SFCONNECTOR_METRICS_ADDR"); addr != "" {
+		host, port, err := net.SplitHostPort(addr)
+		if err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			def = "http://" + net.JoinHostPort(host, port) + "/healthz"
+		}
+	}
+	url := fs.String("url", def, "health endpoint of the running sfconnector (default from SFCONNECTOR_METRICS_ADDR)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

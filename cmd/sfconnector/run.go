@@ -108,12 +108,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		driver = os.Getenv("DRIVER")
 	}
 	inputs := fs.Args()
-	if len(inputs) == 0 && os.Getenv("INPUT_PATH") != "" {
-		inputs = []string{os.Getenv("INPUT_PATH")}
-	}
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
+	}
+	// INPUT_PATH (the reference image's variable) is the input when the
+	// command line gives none and the configuration names no source of its
+	// own, or when DRIVER/-driver chooses a file or socket driver.
+	if in := os.Getenv("INPUT_PATH"); len(inputs) == 0 && in != "" {
+		d := strings.ToLower(driver)
+		if (cfg.Source == nil && d == "") || d == "file" || d == "socket" {
+			inputs = []string{in}
+		}
 	}
 	if cfg.Settings != nil {
 		k := cfg.Settings.Keys()

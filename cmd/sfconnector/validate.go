@@ -47,10 +47,6 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			report(err)
 		} else {
-			// policies are checked below, with every diagnostic listed
-			if err := connector.Check(context.Background(), withoutPolicies(cfg), connector.Options{Logger: quiet}); err != nil {
-				report(err)
-			}
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
 					if p := n.Keys().String("policies", ""); p != "" {
@@ -58,6 +54,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 					}
 				}
 			})
+			// the policies are checked below, with every diagnostic listed
+			if err := connector.Check(context.Background(), withoutPolicies(cfg), connector.Options{Logger: quiet}); err != nil {
+				report(err)
+			}
 		}
 	}
 	if policyPaths != "" {
