@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -171,13 +172,26 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	// SIGHUP reloads the policies; a broken set is logged and the old one kept.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hupDone := make(chan struct{})
+	var hupWG sync.WaitGroup
+	hupWG.Add(1)
 	go func() {
-		for range hup {
-			for _, p := range built.Policies {
-				p.Reload()
+		defer hupWG.Done()
+		for {
+			select {
+			case <-hup:
+				for _, p := range built.Policies {
+					p.Reload()
+				}
+			case <-hupDone:
+				return
 			}
 		}
+	}()
+	defer func() {
+		signal.Stop(hup)
+		close(hupDone)
+		hupWG.Wait()
 	}()
 	for _, p := range built.Policies {
 		p.StartWatching(ctx)
