@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sfconnector/sfconnector/config"
@@ -24,6 +25,7 @@ type PolicyStage struct {
 	watcher *policy.Watcher
 	monitor bool
 	log     *slog.Logger
+	wg      sync.WaitGroup // the watcher goroutine
 }
 
 // LoadPolicies loads the policy paths of a policyengine plugin (comma
@@ -133,9 +135,15 @@ func (p *PolicyStage) StartWatching(ctx context.Context) {
 	if p.watcher == nil || !p.monitor {
 		return
 	}
+	p.wg.Add(1)
 	go func() {
+		defer p.wg.Done()
 		if err := p.watcher.Run(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("policy watcher stopped", "plugin", p.where, "error", err)
 		}
 	}()
 }
+
+// Wait waits for the watcher started by StartWatching to end (cancel its
+// context first).
+func (p *PolicyStage) Wait() { p.wg.Wait() }

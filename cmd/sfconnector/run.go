@@ -193,9 +193,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		close(hupDone)
 		hupWG.Wait()
 	}()
+	watchCtx, stopWatching := context.WithCancel(ctx)
 	for _, p := range built.Policies {
-		p.StartWatching(ctx)
+		p.StartWatching(watchCtx)
 	}
+	defer func() {
+		stopWatching()
+		for _, p := range built.Policies {
+			p.Wait()
+		}
+	}()
 
 	health.SetReady(true)
 	start := time.Now()
