@@ -138,25 +138,7 @@ func (e *Encoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func typeName(k sysflow.RecordKind) string {
-	switch k {
-	case sysflow.KindProcessEvent:
-		return "PE"
-	case sysflow.KindFileEvent:
-		return "FE"
-	case sysflow.KindFileFlow:
-		return "FF"
-	case sysflow.KindNetworkFlow:
-		return "NF"
-	case sysflow.KindNetworkEvent:
-		return "NE"
-	case sysflow.KindProcessFlow:
-		return "PF"
-	case sysflow.KindK8sEvent:
-		return "KE"
-	}
-	return ""
-}
+func typeName(k sysflow.RecordKind) string { return k.TypeName() }
 
 // classify returns event.category, event.type and event.action the way
 // the reference's encoder derives them from the record type and op flags.

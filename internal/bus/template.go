@@ -168,31 +168,8 @@ func value(ph placeholder, ev *sysflow.Event) string {
 
 // TypeCode is the sf.type code of a record kind (PE, FE, FF, NF, NE, PF, KE).
 func TypeCode(k sysflow.RecordKind) string {
-	switch k {
-	case sysflow.KindProcessEvent:
-		return "PE"
-	case sysflow.KindFileEvent:
-		return "FE"
-	case sysflow.KindFileFlow:
-		return "FF"
-	case sysflow.KindNetworkFlow:
-		return "NF"
-	case sysflow.KindNetworkEvent:
-		return "NE"
-	case sysflow.KindProcessFlow:
-		return "PF"
-	case sysflow.KindK8sEvent:
-		return "KE"
-	case sysflow.KindHeader:
-		return "H"
-	case sysflow.KindContainer:
-		return "C"
-	case sysflow.KindProcess:
-		return "P"
-	case sysflow.KindFile:
-		return "F"
-	case sysflow.KindPod:
-		return "PD"
+	if n := k.TypeName(); n != "" {
+		return n
 	}
 	return "unknown"
 }
