@@ -30,6 +30,11 @@ type dec struct {
 
 	strs  arena
 	slabs recordSlabs
+	// scratch holds the entity being decoded before it is detached
+	scratch struct {
+		process Process
+		file    File
+	}
 }
 
 func (d *dec) reset(b []byte) {
@@ -333,8 +338,6 @@ func (s *slab[T]) slice(n int) []T {
 type recordSlabs struct {
 	header       slab[Header]
 	container    slab[Container]
-	process      slab[Process]
-	file         slab[File]
 	processEvent slab[ProcessEvent]
 	networkFlow  slab[NetworkFlow]
 	fileFlow     slab[FileFlow]

@@ -123,11 +123,13 @@ func compileBranch(w *schemaNode) (func(*dec, *Record), error) {
 		return makeBranch(w, containerSpecs, func(d *dec) *Container { return d.slabs.container.next() },
 			func(r *Record, t *Container) { *r = Record{Kind: KindContainer, Container: t} })
 	case "Process":
-		return makeBranch(w, processSpecs, func(d *dec) *Process { return d.slabs.process.next() },
-			func(r *Record, t *Process) { *r = Record{Kind: KindProcess, Process: t} })
+		// processes and files outlive their batch in the flattener's
+		// tables: decoded into scratch space and detached (see detach.go)
+		return makeBranch(w, processSpecs, func(d *dec) *Process { d.scratch.process = Process{}; return &d.scratch.process },
+			func(r *Record, t *Process) { *r = Record{Kind: KindProcess, Process: t.detach()} })
 	case "File":
-		return makeBranch(w, fileSpecs, func(d *dec) *File { return d.slabs.file.next() },
-			func(r *Record, t *File) { *r = Record{Kind: KindFile, File: t} })
+		return makeBranch(w, fileSpecs, func(d *dec) *File { d.scratch.file = File{}; return &d.scratch.file },
+			func(r *Record, t *File) { *r = Record{Kind: KindFile, File: t.detach()} })
 	case "ProcessEvent":
 		return makeBranch(w, processEventSpecs, func(d *dec) *ProcessEvent { return d.slabs.processEvent.next() },
 			func(r *Record, t *ProcessEvent) { *r = Record{Kind: KindProcessEvent, ProcessEvent: t} })
