@@ -55,12 +55,13 @@ type Sink struct {
 	// container per write ({"groupId": ..., "observations": [...]}).
 	Grouped bool
 
-	mu   sync.Mutex
-	f    *os.File
-	w    *bufio.Writer
-	size int64
-	buf  []byte
-	n    int64
+	mu      sync.Mutex
+	f       *os.File
+	regular bool // a regular file (not /dev/null, a FIFO or a terminal): Close syncs it
+	w       *bufio.Writer
+	size    int64
+	buf     []byte
+	n       int64
 }
 
 // New opens (creating if needed) the file for appending.
@@ -86,7 +87,7 @@ func (s *Sink) open() error {
 		f.Close()
 		return fmt.Errorf("file sink: %w", err)
 	}
-	s.f, s.size = f, st.Size()
+	s.f, s.size, s.regular = f, st.Size(), st.Mode().IsRegular()
 	if s.w == nil {
 		s.w = bufio.NewWriterSize(f, 256<<10)
 	} else {
@@ -108,7 +109,9 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.RotateSize > 0 && s.size > 0 && s.size+int64(len(s.buf)) > s.cfg.RotateSize {
+	// only regular files rotate: renaming /dev/null or a FIFO aside would
+	// break the system or the reader at the other end
+	if s.regular && s.cfg.RotateSize > 0 && s.size > 0 && s.size+int64(len(s.buf)) > s.cfg.RotateSize {
 		if err := s.rotate(); err != nil {
 			return err
 		}
@@ -158,7 +161,13 @@ func (s *Sink) Close() error {
 	if s.f == nil {
 		return nil
 	}
-	err := errors.Join(s.w.Flush(), s.f.Sync(), s.f.Close())
+	err := s.w.Flush()
+	if s.regular {
+		// fsync fails with EINVAL on character devices and pipes, which
+		// have nothing to sync: writing to /dev/null or a FIFO is allowed
+		err = errors.Join(err, s.f.Sync())
+	}
+	err = errors.Join(err, s.f.Close())
 	s.f = nil
 	if err != nil {
 		return fmt.Errorf("file sink: closing %s: %w", s.cfg.Path, err)

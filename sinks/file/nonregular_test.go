@@ -1,0 +1,158 @@
+package file_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	sfjson "github.com/sfconnector/sfconnector/encoding/json"
+	"github.com/sfconnector/sfconnector/sinks/file"
+	"github.com/sfconnector/sfconnector/sysflow"
+	"github.com/sfconnector/sfconnector/sysflow/synth"
+	"github.com/sfconnector/sfconnector/testenv/shared"
+	"github.com/sfconnector/sfconnector/transforms/flatten"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// flat decodes and flattens a trace.
+func flat(t testing.TB, data []byte) []*sysflow.Event {
+	t.Helper()
+	r, err := sysflow.NewReader(bytes.NewReader(data), "trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []sysflow.Record
+	for err == nil {
+		recs, err = r.Next(recs)
+	}
+	if !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return flatten.New(flatten.Config{Logger: quiet()}).Flatten(recs, nil)
+}
+
+func synthEvents(t testing.TB, n int) []*sysflow.Event {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := synth.Generate(&buf, synth.Options{Seed: 5, Records: n}); err != nil {
+		t.Fatal(err)
+	}
+	return flat(t, buf.Bytes())
+}
+
+func batch(events []*sysflow.Event) *message.Message {
+	return sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: "test", Events: events})
+}
+
+// Files that are not regular are written to but never synced (fsync fails
+// on them) nor rotated (renaming /dev/null or a FIFO aside would break the
+// system or the reader at the other end).
+func TestNonRegularFiles(t *testing.T) {
+	events := synthEvents(t, 500)
+	t.Run("devnull", func(t *testing.T) {
+		s, err := file.New(file.Config{Path: os.DevNull, RotateSize: 1}, sfjson.New(sfjson.Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := s.Publish("", batch(events)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if st, err := os.Stat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+			t.Fatalf("%s is no longer a character device: %v %v", os.DevNull, st, err)
+		}
+		if _, err := os.Stat(os.DevNull + ".1"); err == nil {
+			t.Fatalf("%s.1 exists: /dev/null was rotated", os.DevNull)
+		}
+	})
+	t.Run("fifo", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "pipe")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		got := make(chan int, 1)
+		go func() {
+			f, err := os.Open(path)
+			if err != nil {
+				got <- -1
+				return
+			}
+			defer f.Close()
+			data, _ := io.ReadAll(f)
+			got <- strings.Count(string(data), "\n")
+		}()
+		s, err := file.New(file.Config{Path: path, RotateSize: 100}, sfjson.New(sfjson.Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.Publish("", batch(events)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if n := <-got; n != 2*len(events) {
+			t.Errorf("the reader got %d lines, want %d", n, 2*len(events))
+		}
+		if _, err := os.Stat(path + ".1"); err == nil {
+			t.Error("the FIFO was rotated")
+		}
+	})
+}
+
+// BenchmarkFileSink encodes the real traces' events as JSON lines and
+// appends them, in batches of 1024 as the pipeline hands them over, to a
+// file and to /dev/null (the encoder and the sink without the disk).
+func BenchmarkFileSink(b *testing.B) {
+	var events []*sysflow.Event
+	for _, p := range shared.Traces(b) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = append(events, flat(b, data)...)
+	}
+	var msgs []*message.Message
+	for lo := 0; lo < len(events); lo += 1024 {
+		msgs = append(msgs, batch(events[lo:min(lo+1024, len(events))]))
+	}
+	for _, target := range []struct{ name, path string }{
+		{"file", filepath.Join(b.TempDir(), "out.jsonl")},
+		{"devnull", os.DevNull},
+	} {
+		b.Run(target.name, func(b *testing.B) {
+			s, err := file.New(file.Config{Path: target.path}, sfjson.New(sfjson.Options{}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, m := range msgs {
+					if err := s.Publish("", m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
