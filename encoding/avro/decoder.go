@@ -20,6 +20,7 @@ import (
 type Decoder struct {
 	reg   *Registry
 	datum sync.Pool // *sysflow.DatumDecoder: not safe for concurrent use
+	pods  podCache
 }
 
 // NewDecoder returns a decoder using reg's registry.
@@ -61,7 +62,7 @@ func (d *Decoder) Decode(_ context.Context, value []byte, b *sysflow.Batch) erro
 		if err != nil {
 			return fmt.Errorf("avro: schema id %d (%s): %w", id, ws.name, err)
 		}
-		ev, err := eventFromFlat(ff)
+		ev, err := eventFromFlat(ff, &d.pods)
 		if err != nil {
 			return fmt.Errorf("avro: schema id %d (%s): %w", id, ws.name, err)
 		}
@@ -178,7 +179,7 @@ func argsOf(cmdline, exe string) string {
 	return ""
 }
 
-func eventFromFlat(ff *flatFields) (*sysflow.Event, error) {
+func eventFromFlat(ff *flatFields, pods *podCache) (*sysflow.Event, error) {
 	ev := &sysflow.Event{}
 	k, ok := kindByType[ff.Type]
 	if !ok {
@@ -280,14 +281,8 @@ func eventFromFlat(ff *flatFields) (*sysflow.Event, error) {
 	if p := ff.Pod; p != nil {
 		pod := &sysflow.Pod{ID: p.Id, Name: p.Name, NodeName: p.Nodename, Namespace: p.Namespace,
 			TS: p.Ts, RestartCount: p.Restartcnt}
-		if pod.HostIP, err = ipsFromJSON(p.Hostip); err != nil {
-			return nil, fmt.Errorf("pod.hostip: %w", err)
-		}
-		if pod.InternalIP, err = ipsFromJSON(p.Internalip); err != nil {
-			return nil, fmt.Errorf("pod.internalip: %w", err)
-		}
-		if pod.Services, err = servicesFromJSON(p.Services); err != nil {
-			return nil, fmt.Errorf("pod.services: %w", err)
+		if pod.HostIP, pod.InternalIP, pod.Services, err = pods.parse(p.Hostip, p.Internalip, p.Services); err != nil {
+			return nil, err
 		}
 		ev.Pod = pod
 	}
@@ -311,6 +306,52 @@ func parsePriority(s string) sysflow.Priority {
 		return sysflow.PriorityMedium
 	}
 	return sysflow.PriorityLow
+}
+
+// podCache keeps the parsed JSON of recent pods: every event of a pod
+// carries the same three texts, and parsing them is most of decoding such an
+// event. The parsed values are shared between events, like the flattener's
+// entity snapshots, and never modified.
+type podCache struct {
+	mu sync.Mutex
+	m  map[[3]string]parsedPod
+}
+
+type parsedPod struct {
+	hostIP, internalIP []int64
+	services           []sysflow.Service
+}
+
+// maxCachedPods bounds the cache; it is cleared when full.
+const maxCachedPods = 1024
+
+func (c *podCache) parse(hostIP, internalIP, services string) ([]int64, []int64, []sysflow.Service, error) {
+	key := [3]string{hostIP, internalIP, services}
+	c.mu.Lock()
+	p, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return p.hostIP, p.internalIP, p.services, nil
+	}
+	var err error
+	if p.hostIP, err = ipsFromJSON(hostIP); err != nil {
+		return nil, nil, nil, fmt.Errorf("pod.hostip: %w", err)
+	}
+	if p.internalIP, err = ipsFromJSON(internalIP); err != nil {
+		return nil, nil, nil, fmt.Errorf("pod.internalip: %w", err)
+	}
+	if p.services, err = servicesFromJSON(services); err != nil {
+		return nil, nil, nil, fmt.Errorf("pod.services: %w", err)
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPods {
+		c.m = make(map[[3]string]parsedPod)
+	}
+	// Cloned: the texts are cut from the whole message, which the cache
+	// should not keep alive.
+	c.m[[3]string{strings.Clone(hostIP), strings.Clone(internalIP), strings.Clone(services)}] = p
+	c.mu.Unlock()
+	return p.hostIP, p.internalIP, p.services, nil
 }
 
 func ipsFromJSON(s string) ([]int64, error) {
