@@ -201,7 +201,7 @@ func ProcName(p *Process) string {
 	if p == nil || p.Exe == "" {
 		return ""
 	}
-	return filepath.Base(p.Exe)
+	return baseName(p.Exe)
 }
 
 // AppendCmdline appends exe, a space and the arguments. sf.proc.cmdline
@@ -264,7 +264,20 @@ func (e *Event) ParentOIDHash() string {
 // addresses, then the bound path); the reference reports path "path" and
 // symlink "src->dst". A path without "->" is returned unchanged.
 func SplitPath(p string) (path, symlink string) {
-	arrow := strings.Index(p, "->")
+	// the first "->", found by its '>', which paths rarely hold (a
+	// search for "->" starts at every '-')
+	arrow := -1
+	for from := 0; from < len(p); {
+		i := strings.IndexByte(p[from:], '>')
+		if i < 0 {
+			break
+		}
+		if i += from; i > 0 && p[i-1] == '-' {
+			arrow = i - 1
+			break
+		}
+		from = i + 1
+	}
 	if arrow < 0 {
 		return p, ""
 	}
@@ -319,14 +332,45 @@ func (e *Event) pathBase(p string) string {
 	if !e.HasFile() {
 		return ""
 	}
-	return filepath.Base(p)
+	return baseName(p)
 }
 
 func (e *Event) pathDir(p string) string {
 	if !e.HasFile() {
 		return ""
 	}
-	return filepath.Dir(p)
+	return dirName(p)
+}
+
+// baseName is filepath.Base, with a shortcut for the usual path that does
+// not end in a slash. Policies and encoders ask for base names of every
+// event's executables and files (sf.proc.name, sf.file.name, aname...).
+func baseName(p string) string {
+	if p == "" || p[len(p)-1] == '/' {
+		return filepath.Base(p)
+	}
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// dirName is filepath.Dir, with a shortcut for paths whose directory part
+// is already clean (no "//", no "." or ".." element, no trailing slash):
+// filepath.Dir cleans it, which is the costly part, and would return it
+// unchanged.
+func dirName(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return filepath.Dir(p) // "." or "/", cheap
+	}
+	d := p[:i]
+	if d[0] == '.' {
+		return filepath.Dir(p)
+	}
+	for j := 0; j < len(d); j++ {
+		if d[j] == '/' && (j+1 == len(d) || d[j+1] == '/' || d[j+1] == '.') {
+			return filepath.Dir(p)
+		}
+	}
+	return d
 }
 
 // FileName, FileDirectory, NewFileName and NewFileDirectory are the base
@@ -467,5 +511,5 @@ func (e *Event) TraceName() string {
 	if e.Header == nil {
 		return ""
 	}
-	return filepath.Base(e.Header.Filename)
+	return baseName(e.Header.Filename)
 }
