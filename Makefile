@@ -26,8 +26,16 @@ test:
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# Issue 6's figures. internal/benchrun generates the inputs (sfconnector gen
+# and copies of ../shared/traces) in $TMPDIR/sfconnector-bench, never in the
+# repository, runs each pipeline with the real binary three times and prints
+# the markdown table of BENCHMARKS.md (also written to pipelines.md there);
+# then the Go benchmarks, each with records/s and allocations. 6-9 minutes.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./sysflow/ ./transforms/... ./encoding/... ./policies/... ./sinks/...
+	$(GO) run ./internal/benchrun -bin $(BIN) -o $${TMPDIR:-/tmp}/sfconnector-bench/pipelines.md
+	$(GO) test -run '^$$' -bench . -benchmem ./sysflow/ ./transforms/flatten/ ./encoding/json/ ./sinks/file/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./connector/ ./internal/benchrun/ ./transforms/policy/
+	$(GO) test -run '^$$' -bench 'FileToKafka' -benchmem -benchtime 5x ./internal/forwardbench/
 
 lint:
 	$(GO) vet ./...
