@@ -88,7 +88,10 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "accepted for sf-processor compatibility and ignored (see vault.secrets)"},
 
 	// dead letters
-	{Kind: "settings", Key: "deadletter.path", Doc: "file receiving records a sink rejected after all retries, with the reason"},
+	{Kind: "settings", Key: "deadletter.export", Doc: "where records a sink still rejects after every retry go, each with the reason: file, kafka or nats (default: file when deadletter.path is set; none: such a batch is redelivered until it is written)"},
+	{Kind: "settings", Key: "deadletter.path", Doc: "file receiving the dead letters (deadletter.export file)"},
+	{Kind: "settings", Key: "deadletter.kafka.*", Doc: "the kafka exporter's keys for a Kafka dead-letter topic, e.g. deadletter.kafka.brokers, deadletter.kafka.topic"},
+	{Kind: "settings", Key: "deadletter.nats.*", Doc: "the nats exporter's keys for a NATS dead-letter subject, e.g. deadletter.nats.url, deadletter.nats.subject"},
 	{Kind: "settings", Key: "retry.max", Default: "5", Doc: "retries of a failed sink write before the dead-letter sink"},
 	{Kind: "settings", Key: "retry.initial", Default: "100ms", Doc: "first retry delay (doubles each time)"},
 
@@ -291,6 +294,20 @@ func (k *Keys) Duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// Prefixed returns the keys that start with prefix, with strip removed from
+// their names, and marks them read: they are handed to another component
+// (a dead-letter exporter), which checks them itself.
+func (k *Keys) Prefixed(prefix, strip string) map[string]string {
+	out := map[string]string{}
+	for key, v := range k.p.keys {
+		if strings.HasPrefix(key, prefix) {
+			k.used[key] = true
+			out[strings.TrimPrefix(key, strip)] = v
+		}
+	}
+	return out
 }
 
 // Fail records an error about a key found by the caller.

@@ -64,14 +64,11 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
 		settings.RetryMax = k.Int("retry.max", 5)
 		settings.RetryInitial = k.Duration("retry.initial", 0)
-		if p := k.String("deadletter.path", ""); p != "" && !opts.DryRun {
-			dl, err := newDeadLetterFile(p)
-			if err != nil {
-				errs = append(errs, err)
-			} else {
-				settings.DeadLetter = dl
-			}
+		dl, err := buildDeadLetter(ctx, cfg.Settings, k, opts)
+		if err != nil {
+			errs = append(errs, err)
 		}
+		settings.DeadLetter = dl
 		if err := k.Err(); err != nil {
 			errs = append(errs, err)
 		}
