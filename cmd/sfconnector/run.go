@@ -83,7 +83,20 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "sfconnector run [-c CONFIG] [flags] [INPUT...]", stderr)
+	fs := newFlagSet("run", `sfconnector run [-c CONFIG] [flags] [INPUT...]
+
+Runs a pipeline until its input ends (trace files) or SIGINT/SIGTERM, then
+drains: records already read are written before it exits. SIGHUP reloads the
+policies. INPUT is a trace file, a directory of them (read in name order), a
+glob, or unix:///path for the collector socket; it replaces the configured
+source. Without -c the built-in pipeline runs: the bundled runtime-integrity
+policies in alert mode, alerts printed as readable lines.
+
+examples:
+  sfconnector run trace.sf
+  sfconnector run -c pipeline.json /var/lib/sysflow/
+  sfconnector run -c edge.yaml unix:///sock/sysflow.sock
+  sfconnector -driver socket -config pipeline.json /sock/sysflow.sock`, stderr)
 	var cfgPath, driver, logLevel, logFormat, metricsAddr string
 	var shutdown time.Duration
 	var progress bool
