@@ -55,7 +55,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		opts.Logger = slog.Default()
 	}
 	var errs []error
-	settings := Settings{Logger: opts.Logger, Metrics: opts.Metrics}
+	settings := Settings{Logger: opts.Logger, Metrics: opts.Metrics, HeapFloor: DefaultHeapFloor}
 	if cfg.Settings != nil {
 		k := cfg.Settings.Keys()
 		k.String("log.level", "")

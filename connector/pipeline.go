@@ -75,6 +75,11 @@ type Settings struct {
 	DeadLetter      message.Publisher // receives batches whose sinks failed every retry; nil: redeliver forever
 	Logger          *slog.Logger
 	Metrics         *Metrics
+	// HeapFloor, when not zero, keeps the garbage collector's heap goal at
+	// this many bytes or more while Run runs (see heapFloor). It changes
+	// a process-wide setting: Build sets DefaultHeapFloor for the
+	// command's pipeline; GOGC or GOMEMLIMIT in the environment turn it off.
+	HeapFloor uint64
 }
 
 func (s *Settings) setDefaults() {
@@ -128,6 +133,7 @@ var ErrShutdownTimeout = errors.New("shutdown deadline exceeded before every in-
 // cancelled (a signal), then drains: in-flight batches are written, sinks
 // flushed and closed, within Settings.ShutdownTimeout.
 func (p *Pipeline) Run(ctx context.Context) error {
+	defer startHeapFloor(p.settings.HeapFloor).Stop()
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: p.settings.ShutdownTimeout},
 		watermillLogger{p.log})
 	if err != nil {
