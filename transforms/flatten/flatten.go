@@ -174,6 +174,7 @@ type Flattener struct {
 	podQ   fifo[string]
 	exitQ  fifo[sysflow.OID] // seq holds the eviction deadline
 	logged loggedIDs
+	ancBuf []*sysflow.Process // scratch for refresh
 
 	stats Stats
 }
@@ -524,8 +525,11 @@ func (f *Flattener) refresh(e *procEntry) {
 	}
 	// The ancestry starts with the process itself and follows POIDs until
 	// a missing parent, a repeated process (a cycle) or the depth bound.
-	anc := make([]*sysflow.Process, 1, 8)
-	anc[0] = p
+	// It is built in scratch space and kept only when it changed: every
+	// process record invalidates every cached entry (gen), and on a
+	// stream with many short-lived processes most refreshes find the same
+	// ancestry (a profile showed one slice allocation per record there).
+	anc := append(f.ancBuf[:0], p)
 	for cur := p; cur.POID != nil && len(anc) < f.cfg.MaxAncestry; {
 		next, ok := f.procs[*cur.POID]
 		if !ok || slices.Contains(anc, next.p) || next.p.OID == cur.OID {
@@ -534,7 +538,11 @@ func (f *Flattener) refresh(e *procEntry) {
 		anc = append(anc, next.p)
 		cur = next.p
 	}
-	e.anc = slices.Clip(anc)
+	f.ancBuf = anc
+	if !slices.Equal(anc, e.anc) {
+		// events keep the old slice: never modify it, make a new one
+		e.anc = slices.Clip(slices.Clone(anc))
+	}
 	if p.ContainerID != nil {
 		if c, ok := f.conts[*p.ContainerID]; ok {
 			e.cont = c.c
