@@ -52,8 +52,11 @@ fuzz:
 	done
 
 e2e: build
-	$(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/ 2>&1 | tee /tmp/sfconnector-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|[0-9]+ passed)' ; \
-		grep -qE '^[0-9]+ passed, 0 failed' /tmp/sfconnector-e2e.log
+	@log=$$(mktemp /tmp/sfconnector-e2e.XXXXXX); \
+	$(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/ > $$log 2>&1; status=$$?; \
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok|[0-9]+ passed)|_test.go:' $$log; \
+	grep -qE '^[0-9]+ passed, 0 failed' $$log && [ $$status -eq 0 ]; ok=$$?; \
+	[ $$ok -eq 0 ] || tail -50 $$log; rm -f $$log; exit $$ok
 
 clean:
 	rm -rf bin demo
