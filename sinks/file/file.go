@@ -61,6 +61,7 @@ type Sink struct {
 	w       *bufio.Writer
 	size    int64
 	buf     []byte
+	spare   []byte // publishOverlapped's second buffer
 	n       int64
 }
 
@@ -103,6 +104,10 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	if s.f == nil {
 		return errors.New("file sink: closed")
 	}
+	if !s.Grouped && !(s.regular && s.cfg.RotateSize > 0) {
+		return s.publishOverlapped(msgs)
+	}
+	// grouping needs every event first; rotation decides per whole batch
 	var err error
 	var n int
 	s.buf, n, err = s.appendLines(msgs)
@@ -123,6 +128,63 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 		return fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
 	}
 	s.size += int64(len(s.buf))
+	s.n += int64(n)
+	return nil
+}
+
+// chunkBytes is how much publishOverlapped encodes before handing a chunk
+// to the writing goroutine.
+const chunkBytes = 1 << 20
+
+// publishOverlapped writes a batch in chunks of about chunkBytes, each
+// written by a goroutine while the next one is encoded, so that encoding
+// (user CPU) and the kernel's copy into the page cache (system CPU) run on
+// two cores. A profile of enrich mode writing 10.7 GB of JSON showed them
+// in series: 7.7 s user then 10 s system time for 17 s of wall time.
+// Publish still returns only once every line was written; a batch smaller
+// than a chunk is one write, as before. At most one write is in flight: its
+// goroutine is waited for before the next starts and before returning.
+func (s *Sink) publishOverlapped(msgs []*message.Message) error {
+	var (
+		wg      sync.WaitGroup
+		werr    error // set by the writing goroutine, read after wg.Wait
+		written int64
+	)
+	spare := s.spare[:0]
+	write := func(b []byte) {
+		n, err := s.f.Write(b)
+		written += int64(n)
+		if err != nil {
+			werr = fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
+		}
+	}
+	flush := func(b []byte) ([]byte, error) {
+		wg.Wait() // the previous chunk is written: spare is free again
+		if werr != nil {
+			return b, werr
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(b)
+		}()
+		next := spare
+		spare = b
+		return next[:0], nil
+	}
+	buf, n, err := lines.AppendChunked(s.buf[:0], s.enc, msgs, chunkBytes, flush)
+	wg.Wait()
+	if err == nil && werr == nil && len(buf) > 0 {
+		write(buf)
+	}
+	s.buf, s.spare = buf, spare
+	s.size += written
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
 	s.n += int64(n)
 	return nil
 }

@@ -178,3 +178,75 @@ func BenchmarkFileSink(b *testing.B) {
 		}
 	}
 }
+
+// A batch of many megabytes is written in chunks while the next chunk is
+// encoded: every line arrives, in order, and the sink can be reused.
+func TestLargeBatchesInChunks(t *testing.T) {
+	events := synthEvents(t, 20000) // ~30 MB of JSON per publish
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	s, err := file.New(file.Config{Path: path}, sfjson.New(sfjson.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(events) / 2
+	for _, msgs := range [][]*message.Message{{batch(events[:half])}, {batch(events[half : half+10]), batch(events[half+10:])}} {
+		if err := s.Publish("", msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Events(); got != int64(len(events)) {
+		t.Errorf("Events() = %d, want %d", got, len(events))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != len(events) {
+		t.Fatalf("%d lines, want %d", len(lines), len(events))
+	}
+	enc := sfjson.New(sfjson.Options{})
+	for i, ev := range events {
+		want, _ := enc.AppendEvent(nil, ev)
+		if lines[i] != string(want) {
+			t.Fatalf("line %d differs from the event's encoding:\n%s\n%s", i+1, lines[i], want)
+		}
+	}
+}
+
+// A write error in the middle of a chunked batch (the FIFO's reader went
+// away) is returned, not lost or turned into a hang.
+func TestWriteErrorMidBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	opened := make(chan struct{})
+	go func() {
+		f, err := os.Open(path)
+		close(opened)
+		if err == nil {
+			f.Read(make([]byte, 4096))
+			f.Close() // the reader leaves after the first bytes
+		}
+	}()
+	s, err := file.New(file.Config{Path: path}, sfjson.New(sfjson.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-opened
+	events := synthEvents(t, 20000)
+	var perr error
+	for range 5 {
+		if perr = s.Publish("", batch(events)); perr != nil {
+			break
+		}
+	}
+	if perr == nil || !strings.Contains(perr.Error(), path) {
+		t.Fatalf("Publish into a FIFO without a reader: %v, want an error naming %s", perr, path)
+	}
+	s.Close()
+}

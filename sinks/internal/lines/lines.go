@@ -34,6 +34,35 @@ func Append(dst []byte, enc encoding.Encoder, msgs []*message.Message) ([]byte, 
 	return dst, n, nil
 }
 
+// AppendChunked encodes like Append, but hands the lines over in chunks:
+// whenever dst holds limit bytes or more it calls flush(dst), which returns
+// the buffer to go on with (it may write dst out while the next chunk is
+// encoded). The last, shorter chunk is returned, not flushed. n counts the
+// events encoded, flushed or not.
+func AppendChunked(dst []byte, enc encoding.Encoder, msgs []*message.Message, limit int,
+	flush func([]byte) ([]byte, error)) (out []byte, n int, err error) {
+	for _, m := range msgs {
+		b := sysflow.BatchOf(m)
+		if b == nil {
+			return dst, n, fmt.Errorf("message %s carries no batch", m.UUID)
+		}
+		for _, ev := range b.Events {
+			dst, err = enc.AppendEvent(dst, ev)
+			if err != nil {
+				return dst, n, fmt.Errorf("encoding a %s record from %s: %w", ev.Kind, b.Source, err)
+			}
+			dst = append(dst, '\n')
+			n++
+			if len(dst) >= limit {
+				if dst, err = flush(dst); err != nil {
+					return dst, n, err
+				}
+			}
+		}
+	}
+	return dst, n, nil
+}
+
 // AppendGrouped writes the seed-era `type: alert` shape: the events of the
 // messages grouped by node and container, one line per group,
 // {"groupId": "<node>/<container>", "observations": [...]}, groups in order
