@@ -68,13 +68,13 @@ func loadAverage() string {
 
 var ddRate = regexp.MustCompile(`copied, ([0-9.]+) s, ([0-9.]+) ([kMGT]?B)/s`)
 
-// ddSpeed writes gib GiB of zeros with dd and flag (oflag=direct: bypassing
+// ddSpeed writes mib MiB of zeros with dd and flag (oflag=direct: bypassing
 // the page cache; conv=fdatasync: through it, synced at the end, as the file
 // sink writes) and returns the bytes per second.
-func ddSpeed(ctx context.Context, dir string, gib int, flag string) (float64, error) {
+func ddSpeed(ctx context.Context, dir string, mib int64, flag string) (float64, error) {
 	path := filepath.Join(dir, "ddtest")
 	defer os.Remove(path)
-	cmd := exec.CommandContext(ctx, "dd", "if=/dev/zero", "of="+path, "bs=1M", fmt.Sprintf("count=%d", gib<<10), flag)
+	cmd := exec.CommandContext(ctx, "dd", "if=/dev/zero", "of="+path, "bs=1M", fmt.Sprintf("count=%d", mib), flag)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w\n%s", cmd, err, out)
@@ -88,5 +88,5 @@ func ddSpeed(ctx context.Context, dir string, gib int, flag string) (float64, er
 		return 0, fmt.Errorf("%s: no time in %q", cmd, out)
 	}
 	// dd's own unit is decimal; recompute from the byte count for precision
-	return float64(gib<<30) / secs, nil
+	return float64(mib<<20) / secs, nil
 }

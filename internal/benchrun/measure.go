@@ -115,6 +115,9 @@ type cell struct {
 	P    pipeline
 	In   input
 	Runs []runResult
+	// DiskSync is dd's speed writing as many bytes as the runs wrote, through
+	// the page cache and synced, measured right after them (bytes/s).
+	DiskSync float64
 }
 
 func (c *cell) median(f func(runResult) float64) float64 {
@@ -182,12 +185,12 @@ func measure(ctx context.Context, o *options) (*report, error) {
 	if !o.noDD {
 		var err error
 		logf("dd: measuring the disk's write speed in %s", o.dir)
-		if rep.DiskDirect, err = ddSpeed(ctx, o.dir, 1, "oflag=direct"); err != nil {
+		if rep.DiskDirect, err = ddSpeed(ctx, o.dir, 1<<10, "oflag=direct"); err != nil {
 			return nil, err
 		}
 		// sustained, through the page cache: large enough that the
 		// kernel's dirty-page limits throttle it as they do the sink
-		if rep.DiskSync, err = ddSpeed(ctx, o.dir, 4, "conv=fdatasync"); err != nil {
+		if rep.DiskSync, err = ddSpeed(ctx, o.dir, 4<<10, "conv=fdatasync"); err != nil {
 			return nil, err
 		}
 	}
@@ -238,6 +241,16 @@ func measure(ctx context.Context, o *options) (*report, error) {
 				}
 				c.Runs = append(c.Runs, r)
 			}
+			if p.Key == "enrich" && !o.noDD && len(c.Runs) > 0 {
+				// the disk's own speed for the same bytes, as the target
+				// allows: measured now, in the same state as the runs
+				os.Remove(outPath)
+				logf("dd: writing %s through the page cache, as the enrich runs did", mb(float64(c.Runs[0].OutBytes)))
+				mib := max(1, c.Runs[0].OutBytes>>20)
+				if c.DiskSync, err = ddSpeed(ctx, o.dir, mib, "conv=fdatasync"); err != nil {
+					return nil, err
+				}
+			}
 			if p.Output && !o.keep {
 				os.Remove(outPath)
 			}
@@ -286,6 +299,10 @@ func runOnce(ctx context.Context, o *options, p pipeline, cfgPath, outPath strin
 		return runResult{}, err
 	}
 	defer logFile.Close()
+	// no dirty pages of earlier steps left for this run to wait on
+	if err := exec.CommandContext(ctx, "sync").Run(); err != nil {
+		return runResult{}, fmt.Errorf("sync: %w", err)
+	}
 	cmd := exec.CommandContext(ctx, o.bin, "run", "-c", cfgPath, "--progress=false", "--log", "warn", in.Path)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

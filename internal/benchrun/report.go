@@ -82,21 +82,29 @@ func (r *report) write(w io.Writer) {
 // target is the cell's goal with the disk's speed taken into account.
 func (r *report) target(c *cell) string {
 	if c.P.Key == "enrich" {
-		if lim := r.diskLimit(c); lim > 0 && lim < 320e3 {
-			return fmt.Sprintf(">= %s records/s (the disk's speed at %.0f bytes per line)", rate(lim), c.OutBytesPerLine())
+		lim := r.diskLimit(c)
+		if lim > 0 && lim < 320e3 {
+			return fmt.Sprintf(">= %s records/s: the disk's speed (dd, same bytes: %s) at %.0f bytes per line", rate(lim), mbps(c.DiskSync), c.OutBytesPerLine())
+		}
+		if lim > 0 {
+			return fmt.Sprintf("%s (the disk, dd with the same bytes: %s, would allow %s)", c.P.Target, mbps(c.DiskSync), rate(lim))
 		}
 	}
 	return c.P.Target
 }
 
 // diskLimit is the records/s the disk's synced write speed allows for the
-// cell's output.
+// cell's output: dd writing the same bytes, else the 4 GiB figure.
 func (r *report) diskLimit(c *cell) float64 {
-	if r.DiskSync <= 0 || len(c.Runs) == 0 || c.Runs[0].OutBytes == 0 {
+	speed := c.DiskSync
+	if speed <= 0 {
+		speed = r.DiskSync
+	}
+	if speed <= 0 || len(c.Runs) == 0 || c.Runs[0].OutBytes == 0 {
 		return 0
 	}
 	bytesPerRecord := float64(c.Runs[0].OutBytes) / float64(c.In.Records)
-	return r.DiskSync / bytesPerRecord
+	return speed / bytesPerRecord
 }
 
 func (r *report) met(c *cell) string {
