@@ -93,10 +93,10 @@ func (s *Source) Subscribe(ctx context.Context, topic string) (<-chan *message.M
 			case <-subCtx.Done():
 			}
 		}
-		// Closing: hand the message back for delivery elsewhere now rather
-		// than after AckWait.
+		// Closing: hand the message back for delivery elsewhere soon rather
+		// than after AckWait (see closeNakDelay).
 		if m.js != nil {
-			_ = m.js.Nak()
+			_ = m.js.NakWithDelay(closeNakDelay)
 		}
 		return false
 	}
@@ -167,7 +167,7 @@ func (s *Source) Subscribe(ctx context.Context, topic string) (<-chan *message.M
 			}
 			break
 		}
-		d.settle(left, false, 0)
+		d.settle(left, false, closeNakDelay)
 		close(out)
 	}()
 	return out, nil
@@ -315,7 +315,7 @@ func (d *deliverer) send(ctx context.Context, msg *message.Message, batch *sysfl
 			case <-msg.Acked():
 				d.settle(ins, true, 0)
 			default:
-				d.settle(ins, false, 0)
+				d.settle(ins, false, closeNakDelay)
 			}
 		}
 	}()
@@ -338,6 +338,13 @@ func (d *deliverer) settle(ins []incoming, ack bool, delay time.Duration) {
 		}
 	}
 }
+
+// closeNakDelay is how long the server waits before redelivering what a
+// closing subscription hands back. Without it the server redelivers at once
+// into the same consumer while it drains, and a message that lands there
+// as the consumer stops waits out the whole AckWait (a flaky loss of up to
+// 30 s, seen in the conformance suite).
+const closeNakDelay = 500 * time.Millisecond
 
 // Close stops every subscription, waits for its goroutines, flushes the
 // acks sent so far and closes the connection. Unacked JetStream messages
