@@ -29,12 +29,17 @@ const DefaultHeapFloor = 24 << 20
 //
 // After each collection (a cleanup attached to a sentinel object, re-armed
 // every cycle) it sets GOGC so that the next goal is max(floor, goal at
-// the base GOGC). It is process-wide: one per process; Stop restores the
-// base GOGC.
+// the base GOGC). A raised GOGC multiplies whatever the live heap becomes
+// before the next collection (a first version let a live heap growing
+// from 3 to 22 MB at start-up reach a 190 MB peak RSS), so while GOGC is
+// raised a soft memory limit of twice the floor caps the heap; the next
+// collection then finds the larger live heap and drops both. It is
+// process-wide: one per process; Stop restores GOGC and the memory limit.
 type heapFloor struct {
-	floor  uint64
-	base   int
-	sample []metrics.Sample
+	floor     uint64
+	base      int
+	baseLimit int64
+	sample    []metrics.Sample
 
 	mu      sync.Mutex // orders a late afterGC against Stop
 	stopped bool
@@ -56,7 +61,8 @@ func startHeapFloor(floor uint64) *heapFloor {
 	if base <= 0 {
 		return nil
 	}
-	h := &heapFloor{floor: floor, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	h := &heapFloor{floor: floor, base: base, baseLimit: debug.SetMemoryLimit(-1),
+		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	h.arm()
 	return h
 }
@@ -79,17 +85,20 @@ func (h *heapFloor) afterGC() {
 		return
 	}
 	metrics.Read(h.sample)
-	pct := h.base
+	pct, limit := h.base, h.baseLimit
 	if h.sample[0].Value.Kind() == metrics.KindUint64 {
 		if live := h.sample[0].Value.Uint64(); live > 0 && live+live*uint64(h.base)/100 < h.floor {
 			pct = int(h.floor*100/live) - 100
+			limit = min(h.baseLimit, int64(2*h.floor))
 		}
 	}
 	debug.SetGCPercent(pct)
+	debug.SetMemoryLimit(limit)
 	h.arm()
 }
 
-// Stop restores the GOGC in force when the controller started.
+// Stop restores the GOGC and memory limit in force when the controller
+// started.
 func (h *heapFloor) Stop() {
 	if h == nil {
 		return
@@ -99,5 +108,6 @@ func (h *heapFloor) Stop() {
 	if !h.stopped {
 		h.stopped = true
 		debug.SetGCPercent(h.base)
+		debug.SetMemoryLimit(h.baseLimit)
 	}
 }

@@ -16,7 +16,7 @@ func gcPercent() int {
 // With a small live heap the floor raises GOGC after a collection, and
 // Stop puts the base GOGC back.
 func TestHeapFloorRaisesGOGCAndRestores(t *testing.T) {
-	base := gcPercent()
+	base, baseLimit := gcPercent(), debug.SetMemoryLimit(-1)
 	h := startHeapFloor(64 << 20)
 	if h == nil {
 		t.Skip("GOGC or GOMEMLIMIT is set in the environment")
@@ -29,11 +29,17 @@ func TestHeapFloorRaisesGOGCAndRestores(t *testing.T) {
 	if raised := gcPercent(); raised <= base {
 		t.Fatalf("GOGC stayed %d with a 64 MiB floor and a live heap of a few MB", raised)
 	}
+	if limit := debug.SetMemoryLimit(-1); limit != 128<<20 {
+		t.Errorf("memory limit %d while GOGC is raised, want twice the floor", limit)
+	}
 	h.Stop()
 	runtime.GC()
 	time.Sleep(20 * time.Millisecond)
 	if got := gcPercent(); got != base {
 		t.Fatalf("GOGC %d after Stop, want %d", got, base)
+	}
+	if got := debug.SetMemoryLimit(-1); got != baseLimit {
+		t.Fatalf("memory limit %d after Stop, want %d", got, baseLimit)
 	}
 }
 
