@@ -1,7 +1,9 @@
 package sysflow
 
 import (
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -99,4 +101,30 @@ func BenchmarkAppendJSONEscaped(b *testing.B) {
 	for b.Loop() {
 		buf = AppendJSONEscaped(buf[:0], s)
 	}
+}
+
+func TestAppendIntMatchesStrconv(t *testing.T) {
+	vals := []int64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, -1, -9, -10, -99, -100, 1 << 31, -1 << 31,
+		1700000000001429943, 1647543371590273303, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		v := int64(rng.Uint64()) >> rng.IntN(64)
+		vals = append(vals, v, -v)
+	}
+	for _, v := range vals {
+		if got, want := string(AppendInt([]byte("x"), v)), string(strconv.AppendInt([]byte("x"), v, 10)); got != want {
+			t.Fatalf("AppendInt(%d) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+func FuzzAppendInt(f *testing.F) {
+	f.Add(int64(0))
+	f.Add(int64(math.MinInt64))
+	f.Add(int64(1700000000001429943))
+	f.Fuzz(func(t *testing.T, v int64) {
+		if got, want := string(AppendInt(nil, v)), strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("AppendInt(%d) = %s, want %s", v, got, want)
+		}
+	})
 }

@@ -168,8 +168,8 @@ func (e *Event) HasNet() bool { return e.Kind == KindNetworkFlow || e.Kind == Ki
 // hex digits.
 func AppendOIDHash(dst []byte, o OID) []byte {
 	var buf [48]byte
-	b := strconv.AppendInt(buf[:0], o.Hpid, 10)
-	b = strconv.AppendInt(b, o.CreateTS, 10)
+	b := AppendInt(buf[:0], o.Hpid)
+	b = AppendInt(b, o.CreateTS)
 	h := xxhash.Sum64(b)
 	const digits = "0123456789abcdef"
 	for shift := 60; shift >= 0; shift -= 4 {

@@ -83,16 +83,16 @@ func (e *Encoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
 // net, node, pod, pproc, proc), then the policy matches.
 func appendNested(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `{"version":`...)
-	b = strconv.AppendInt(b, SchemaVersion, 10)
+	b = sysflow.AppendInt(b, SchemaVersion)
 	b = append(b, `,"endts":`...)
-	b = strconv.AppendInt(b, ev.EndTS, 10)
+	b = sysflow.AppendInt(b, ev.EndTS)
 	b = append(b, `,"opflags":`...)
 	var ops [24]string
 	b = appendStrings(b, sysflow.OpFlagNames(ops[:0], ev.OpFlags, ev.Kind))
 	b = append(b, `,"ret":`...)
-	b = strconv.AppendInt(b, int64(ev.Ret), 10)
+	b = sysflow.AppendInt(b, int64(ev.Ret))
 	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, ev.TS, 10)
+	b = sysflow.AppendInt(b, ev.TS)
 	b = append(b, `,"type":`...)
 	b = AppendString(b, ev.Kind.TypeName())
 
@@ -120,13 +120,13 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 	}
 	if ev.HasFlow() {
 		b = append(b, `,"flow":{"rbytes":`...)
-		b = strconv.AppendInt(b, ev.RBytes, 10)
+		b = sysflow.AppendInt(b, ev.RBytes)
 		b = append(b, `,"rops":`...)
-		b = strconv.AppendInt(b, ev.ROps, 10)
+		b = sysflow.AppendInt(b, ev.ROps)
 		b = append(b, `,"wbytes":`...)
-		b = strconv.AppendInt(b, ev.WBytes, 10)
+		b = sysflow.AppendInt(b, ev.WBytes)
 		b = append(b, `,"wops":`...)
-		b = strconv.AppendInt(b, ev.WOps, 10)
+		b = sysflow.AppendInt(b, ev.WOps)
 		b = append(b, '}')
 	}
 	if ev.K8s != nil {
@@ -144,7 +144,7 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 		version, exporter, ip = h.Version, h.Exporter, h.IP
 	}
 	b = append(b, `,"meta":{"schema":`...)
-	b = strconv.AppendInt(b, version, 10)
+	b = sysflow.AppendInt(b, version)
 	b = append(b, `,"tracename":`...)
 	b = AppendString(b, ev.TraceName())
 	b = append(b, '}')
@@ -152,21 +152,21 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 		b = append(b, `,"net":{"dip":"`...)
 		b = sysflow.AppendIPv4(b, uint32(ev.DIP))
 		b = append(b, `","dport":`...)
-		b = strconv.AppendInt(b, int64(ev.DPort), 10)
+		b = sysflow.AppendInt(b, int64(ev.DPort))
 		b = append(b, `,"ip":["`...)
 		b = sysflow.AppendIPv4(b, uint32(ev.SIP))
 		b = append(b, `","`...)
 		b = sysflow.AppendIPv4(b, uint32(ev.DIP))
 		b = append(b, `"],"port":[`...)
-		b = strconv.AppendInt(b, int64(ev.SPort), 10)
+		b = sysflow.AppendInt(b, int64(ev.SPort))
 		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(ev.DPort), 10)
+		b = sysflow.AppendInt(b, int64(ev.DPort))
 		b = append(b, `],"proto":`...)
-		b = strconv.AppendInt(b, int64(ev.Proto), 10)
+		b = sysflow.AppendInt(b, int64(ev.Proto))
 		b = append(b, `,"sip":"`...)
 		b = sysflow.AppendIPv4(b, uint32(ev.SIP))
 		b = append(b, `","sport":`...)
-		b = strconv.AppendInt(b, int64(ev.SPort), 10)
+		b = sysflow.AppendInt(b, int64(ev.SPort))
 		b = append(b, '}')
 	}
 	b = append(b, `,"node":{"id":`...)
@@ -188,11 +188,11 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 		b = append(b, `,"nodename":`...)
 		b = AppendString(b, p.NodeName)
 		b = append(b, `,"restartcnt":`...)
-		b = strconv.AppendInt(b, p.RestartCount, 10)
+		b = sysflow.AppendInt(b, p.RestartCount)
 		b = append(b, `,"services":`...)
 		b = sysflow.AppendPodServicesJSON(b, p.Services)
 		b = append(b, `,"ts":`...)
-		b = strconv.AppendInt(b, p.TS, 10)
+		b = sysflow.AppendInt(b, p.TS)
 		b = append(b, '}')
 	}
 	if ev.ParentOID != nil {
@@ -217,7 +217,7 @@ func appendFile(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `,"file":{"directory":`...)
 	b = AppendString(b, ev.FileDirectory())
 	b = append(b, `,"fd":`...)
-	b = strconv.AppendInt(b, int64(ev.FD), 10)
+	b = sysflow.AppendInt(b, int64(ev.FD))
 	b = append(b, `,"is_open_read":`...)
 	b = strconv.AppendBool(b, ev.IsOpenRead())
 	b = append(b, `,"is_open_write":`...)
@@ -266,13 +266,13 @@ func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool
 	b = append(b, `,"cmdline":`...)
 	b = appendCmdline(b, p, !parent)
 	b = append(b, `,"createts":`...)
-	b = strconv.AppendInt(b, oid.CreateTS, 10)
+	b = sysflow.AppendInt(b, oid.CreateTS)
 	b = append(b, `,"entry":`...)
 	b = strconv.AppendBool(b, entry)
 	b = append(b, `,"exe":`...)
 	b = AppendString(b, exe)
 	b = append(b, `,"gid":`...)
-	b = strconv.AppendInt(b, gid, 10)
+	b = sysflow.AppendInt(b, gid)
 	b = append(b, `,"group":`...)
 	b = AppendString(b, group)
 	b = append(b, `,"name":`...)
@@ -280,15 +280,15 @@ func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool
 	b = append(b, `,"oid":"`...)
 	b = sysflow.AppendOIDHash(b, oid)
 	b = append(b, `","pid":`...)
-	b = strconv.AppendInt(b, oid.Hpid, 10)
+	b = sysflow.AppendInt(b, oid.Hpid)
 	if !parent {
 		b = append(b, `,"tid":`...)
-		b = strconv.AppendInt(b, tid, 10)
+		b = sysflow.AppendInt(b, tid)
 	}
 	b = append(b, `,"tty":`...)
 	b = strconv.AppendBool(b, tty)
 	b = append(b, `,"uid":`...)
-	b = strconv.AppendInt(b, uid, 10)
+	b = sysflow.AppendInt(b, uid)
 	b = append(b, `,"user":`...)
 	b = AppendString(b, user)
 	return b
@@ -327,7 +327,7 @@ func appendProc(b []byte, ev *sysflow.Event) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendInt(b, p.OID.Hpid, 10)
+		b = sysflow.AppendInt(b, p.OID.Hpid)
 	}
 	b = append(b, `],`...)
 	b = appendProcCommon(b, ev.Proc, ev.ProcOID, false, ev.TID)
@@ -351,7 +351,7 @@ func appendMatches(b []byte, ev *sysflow.Event) []byte {
 			b = append(b, `,"desc":`...)
 			b = AppendString(b, m.Desc)
 			b = append(b, `,"priority":`...)
-			b = strconv.AppendInt(b, int64(m.Priority)+1, 10)
+			b = sysflow.AppendInt(b, int64(m.Priority)+1)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -408,7 +408,7 @@ func (e *Encoder) appendFlat(b []byte, ev *sysflow.Event) []byte {
 		b = append(b, ':')
 		switch ff.f.Kind {
 		case sysflow.FieldInt:
-			b = strconv.AppendInt(b, ff.f.Int(ev), 10)
+			b = sysflow.AppendInt(b, ff.f.Int(ev))
 		case sysflow.FieldBool:
 			b = strconv.AppendBool(b, ff.f.Bool(ev))
 		case sysflow.FieldList:
