@@ -9,7 +9,8 @@
 //
 //   - read + decode + flatten into the null exporter, on one core
 //     (GOMAXPROCS=1) and on every core;
-//   - enrich mode without policies, JSON to a file;
+//   - enrich mode without policies, JSON to /dev/null (the encoder without
+//     the disk) and JSON to a file;
 //   - alert mode with the reference's runtime-integrity policies, alerts as
 //     JSON to a file.
 //
@@ -17,9 +18,14 @@
 // system) and its peak resident set (rusage maxrss), and prints the medians
 // as a markdown table beside the reference processor's figures. It also
 // times the policy set's compilation in process, measures the disk's own
-// write speed with dd, and records the machine, the load average, the Go
-// version and the commit, so that the table can be pasted into
-// BENCHMARKS.md as is.
+// write speed with dd (1 GiB direct, 4 GiB through the page cache, and as
+// many bytes as the enrich runs wrote, right after them), and records the
+// machine, the load average, the Go version and the commit, so that the
+// table can be pasted into BENCHMARKS.md as is.
+//
+// Its _test.go files hold the policy benchmarks that need no change to the
+// policy packages: compilation and evaluation of the 79 reference rules and
+// of the bundled defaults, on the real traces and a generated trace.
 //
 // It is a development tool: it is not installed and has no stable flags.
 package main
