@@ -3,6 +3,7 @@ package connector
 import (
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -17,7 +18,12 @@ func gcPercent() int {
 // Stop puts the base GOGC back.
 func TestHeapFloorRaisesGOGCAndRestores(t *testing.T) {
 	base, baseLimit := gcPercent(), debug.SetMemoryLimit(-1)
-	h := startHeapFloor(64 << 20)
+	// a floor well above whatever the earlier tests left live
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	floor := 4*sample[0].Value.Uint64() + 64<<20
+	h := startHeapFloor(floor)
 	if h == nil {
 		t.Skip("GOGC or GOMEMLIMIT is set in the environment")
 	}
@@ -27,9 +33,9 @@ func TestHeapFloorRaisesGOGCAndRestores(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if raised := gcPercent(); raised <= base {
-		t.Fatalf("GOGC stayed %d with a 64 MiB floor and a live heap of a few MB", raised)
+		t.Fatalf("GOGC stayed %d with a floor of %d bytes, 4x the live heap", raised, floor)
 	}
-	if limit := debug.SetMemoryLimit(-1); limit != 128<<20 {
+	if limit := debug.SetMemoryLimit(-1); limit != int64(2*floor) {
 		t.Errorf("memory limit %d while GOGC is raised, want twice the floor", limit)
 	}
 	h.Stop()
