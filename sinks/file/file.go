@@ -122,9 +122,11 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 		}
 	}
 	if _, err := s.w.Write(s.buf); err != nil {
+		s.undo(s.size)
 		return fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
 	}
 	if err := s.w.Flush(); err != nil {
+		s.undo(s.size)
 		return fmt.Errorf("file sink: writing %s: %w", s.cfg.Path, err)
 	}
 	s.size += int64(len(s.buf))
@@ -178,13 +180,14 @@ func (s *Sink) publishOverlapped(msgs []*message.Message) error {
 		write(buf)
 	}
 	s.buf, s.spare = buf, spare
-	s.size += written
-	if err != nil {
-		return err
-	}
-	if werr != nil {
+	if err != nil || werr != nil {
+		s.undo(s.size)
+		if err != nil {
+			return err
+		}
 		return werr
 	}
+	s.size += written
 	s.n += int64(n)
 	return nil
 }
@@ -242,4 +245,17 @@ func (s *Sink) appendLines(msgs []*message.Message) ([]byte, int, error) {
 		return lines.AppendGrouped(s.buf[:0], s.enc, msgs)
 	}
 	return lines.Append(s.buf[:0], s.enc, msgs)
+}
+
+// undo takes back a failed write so that the retry of the batch neither
+// duplicates the lines written before the failure nor follows a cut line:
+// a regular file is truncated back to size, and the buffered writer, whose
+// errors are sticky, is reset.
+func (s *Sink) undo(size int64) {
+	if s.w != nil {
+		s.w.Reset(s.f)
+	}
+	if s.regular {
+		_ = s.f.Truncate(size)
+	}
 }
