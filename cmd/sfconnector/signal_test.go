@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,14 +47,42 @@ func TestCLIFileSIGTERMDrains(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out := filepath.Join(dir, "out.json")
+	// The output is a FIFO the test reads slowly: back-pressure keeps the
+	// run busy for as long as the test reads, however fast the pipeline.
+	out := filepath.Join(dir, "out.fifo")
+	if err := syscall.Mkfifo(out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got [][]byte
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		f, err := os.Open(out) // blocks until the sink opens it
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for n := 1; sc.Scan(); n++ {
+			mu.Lock()
+			got = append(got, append([]byte(nil), sc.Bytes()...))
+			mu.Unlock()
+			if n%200 == 0 {
+				time.Sleep(5 * time.Millisecond) // ~40k lines/s
+			}
+		}
+	}()
+	lines := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
 	p := startCLI(t, "-driver", "file", "-config", pipelineJSON(t, dir, "", out), "-shutdown-timeout", "5s", in)
-	if !waitFor(context.Background(), 30*time.Second, func() bool { return countLines(out) > 0 }) {
+	if !waitFor(context.Background(), 30*time.Second, func() bool { return lines() > 0 }) {
 		t.Fatalf("nothing written after 30s; stderr:\n%s", tail(p.stderr.String(), 2000))
 	}
 	sig := p.signal(t, syscall.SIGTERM)
 	code := p.wait(t, 10*time.Second)
 	took := p.exited.Sub(sig)
+	<-readDone
 	stderr := p.stderr.String()
 	assertNoPanic(t, stderr)
 	if code != 0 {
@@ -61,7 +91,6 @@ func TestCLIFileSIGTERMDrains(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("took %v to exit after SIGTERM, the shutdown deadline is 5s", took)
 	}
-	got := readOutput(t, out)
 	if len(got) >= copies*len(one) {
 		t.Fatalf("the run finished (%d records) before SIGTERM: the test did not interrupt it", len(got))
 	}
