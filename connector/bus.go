@@ -174,29 +174,18 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, error) {
 	k := plug.Keys()
 	b := busKeys{k: k}
-	format := k.Enum("format", "avro", "avro")
-	_ = format
+	k.Enum("format", "avro", "avro")
 	switch driver {
 	case "kafka":
 		c := kafkasrc.Config{Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topics: splitBrokers(b.s("topic", "sysflow")),
 			Group: b.s("group", "sfconnector"), StartOffset: b.s("start", "earliest"), MaxInFlight: k.Int("inflight", 0),
 			BatchSize: k.Int("batch.size", 0), BatchTimeout: k.Duration("batch.timeout", 0),
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger}}
-		rc := b.registry(avro.SchemaEvent)
-		if err := k.Err(); err != nil {
+		dec, err := sourceDecoder(b, plug, opts)
+		if err != nil || dec == nil {
 			return nil, err
 		}
-		if rc.RegistryURL == "" {
-			return nil, fmt.Errorf("%s: key \"registry.url\": the kafka source decodes registry Avro and needs the registry URL", plug.Where)
-		}
-		if opts.DryRun {
-			return nil, nil
-		}
-		reg, err := avro.NewRegistry(rc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", plug.Where, err)
-		}
-		c.Decoder = avro.NewDecoder(reg)
+		c.Decoder = dec
 		src, err := kafkasrc.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", plug.Where, err)
@@ -207,21 +196,11 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 			Queue: b.s("queue", ""), Stream: b.s("stream", ""), Durable: b.s("durable", "sfconnector"),
 			DeliverPolicy: b.s("start", ""), MaxInFlight: k.Int("inflight", 0), BatchSize: k.Int("batch.size", 0),
 			Logger: watermillLogger{opts.Logger}}
-		rc := b.registry(avro.SchemaEvent)
-		if err := k.Err(); err != nil {
+		dec, err := sourceDecoder(b, plug, opts)
+		if err != nil || dec == nil {
 			return nil, err
 		}
-		if rc.RegistryURL == "" {
-			return nil, fmt.Errorf("%s: key \"registry.url\": the nats source decodes registry Avro and needs the registry URL", plug.Where)
-		}
-		if opts.DryRun {
-			return nil, nil
-		}
-		reg, err := avro.NewRegistry(rc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", plug.Where, err)
-		}
-		c.Decoder = avro.NewDecoder(reg)
+		c.Decoder = dec
 		src, err := natssrc.New(c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", plug.Where, err)
@@ -229,6 +208,26 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 		return newEndless(src), nil
 	}
 	return nil, fmt.Errorf("%s: unknown source driver %q (file, socket, kafka, nats)", plug.Where, driver)
+}
+
+// sourceDecoder checks a bus source's keys and returns its registry Avro
+// decoder (nil, with no error, in a dry run).
+func sourceDecoder(b busKeys, plug *config.Plugin, opts Options) (*avro.Decoder, error) {
+	rc := b.registry(avro.SchemaEvent)
+	if err := b.k.Err(); err != nil {
+		return nil, err
+	}
+	if rc.RegistryURL == "" {
+		return nil, fmt.Errorf("%s: key \"registry.url\": the %s source decodes registry Avro and needs the registry URL", plug.Where, plug.Kind)
+	}
+	if opts.DryRun {
+		return nil, nil
+	}
+	reg, err := avro.NewRegistry(rc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", plug.Where, err)
+	}
+	return avro.NewDecoder(reg), nil
 }
 
 // endless adapts a bus subscriber, which never finishes by itself, to
