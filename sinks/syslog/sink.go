@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,7 @@ type Sink struct {
 	nextDial  time.Time            // no dial before this (backoff)
 	backoff   time.Duration
 	lastErr   error
+	certAsked bool   // a receiver asked for a client certificate and none is configured
 	frame     []byte // scratch: the framed message
 	body      []byte // scratch: the encoded event
 
@@ -378,6 +380,7 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 		s.reconnects.Add(1)
 	}
 	s.connected, s.conn, s.connAt = true, c, time.Now()
+	s.certAsked = s.certAsked || c.certHint
 	s.active.Store(c)
 	n := s.ring.len()
 	if n == 0 {
@@ -537,6 +540,13 @@ func (s *Sink) sendUDPLocked(frame []byte) error {
 func (s *Sink) cause() error {
 	if s.lastErr == nil {
 		return errors.New("no connection")
+	}
+	if s.certAsked && !strings.Contains(s.lastErr.Error(), "client certificate") {
+		// The hint on the connection's own errors depends on how soon the
+		// receiver hung up, which a loaded machine stretches; that the
+		// receiver asked is reason enough to say it here.
+		return fmt.Errorf("%w (the receiver asked for a client certificate and none is configured: "+
+			"syslog.tls.cert, syslog.tls.key; if it requires one, that is why)", s.lastErr)
 	}
 	return s.lastErr
 }
