@@ -214,12 +214,23 @@ func jsonUnquote(s string) (string, bool) {
 		return "", false
 	}
 	s = s[1 : len(s)-1]
-	if !strings.ContainsRune(s, '\\') {
+	if !strings.ContainsRune(s, '\\') && utf8.ValidString(s) {
 		return s, true
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			// invalid UTF-8 reads as U+FFFD, byte by byte, as encoding/json does
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = utf8.AppendRune(b, utf8.RuneError)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size - 1
+			continue
+		}
 		if c != '\\' {
 			b = append(b, c)
 			continue
