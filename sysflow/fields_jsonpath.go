@@ -82,12 +82,14 @@ func jsonPathValue(doc string, parts []string) string {
 }
 
 // jsonObjectMember returns the offset of the value of key in the object at
-// doc[i], or -1.
+// doc[i], or -1. A key given twice means its last value, as in
+// encoding/json.
 func jsonObjectMember(doc string, i int, key string) int {
 	i = jsonSkipWS(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
 		return -1
 	}
+	found := -1
 	for i < len(doc) {
 		if doc[i] != '"' {
 			return -1
@@ -106,13 +108,16 @@ func jsonObjectMember(doc string, i int, key string) int {
 		}
 		i = jsonSkipWS(doc, i+1)
 		if strings.EqualFold(name, key) {
-			return i
+			found = i
 		}
 		i = jsonSkipValue(doc, i)
 		if i < 0 {
 			return -1
 		}
 		i = jsonSkipWS(doc, i)
+		if i < len(doc) && doc[i] == '}' {
+			return found
+		}
 		if i >= len(doc) || doc[i] != ',' {
 			return -1
 		}
