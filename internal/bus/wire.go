@@ -200,3 +200,24 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 	}
 	return out, nil
 }
+
+// Offer hands msg to out once one of the in-flight slots is free, carrying
+// batch when it is not nil. It returns false, holding no slot, when ctx
+// ends first; on true the caller owns a slot until the message is settled.
+func Offer(ctx context.Context, slots chan struct{}, out chan<- *message.Message, msg *message.Message, batch *Batch) bool {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if batch != nil {
+		sysflow.WithBatch(msg, batch)
+	}
+	select {
+	case out <- msg:
+		return true
+	case <-ctx.Done():
+		<-slots
+		return false
+	}
+}

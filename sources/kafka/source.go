@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/sfconnector/sfconnector/internal/bus"
 	"github.com/sfconnector/sfconnector/internal/kafkaconn"
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -264,18 +265,7 @@ func setMeta(msg *message.Message, m *kafkago.Message) {
 // for its ack (commit) or nack (delivery again). It returns false when ctx
 // ended first.
 func (sub *subscription) send(ctx context.Context, msg *message.Message, batch *sysflow.Batch, entries []*entry, wg *sync.WaitGroup) bool {
-	select {
-	case sub.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	if batch != nil {
-		sysflow.WithBatch(msg, batch)
-	}
-	select {
-	case sub.out <- msg:
-	case <-ctx.Done():
-		<-sub.slots
+	if !bus.Offer(ctx, sub.slots, sub.out, msg, batch) {
 		return false
 	}
 	wg.Add(1)

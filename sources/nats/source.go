@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sfconnector/sfconnector/internal/bus"
 	"github.com/sfconnector/sfconnector/sysflow"
 )
 
@@ -285,18 +286,7 @@ func (d *deliverer) decode(ctx context.Context, m *incoming, batch *sysflow.Batc
 }
 
 func (d *deliverer) send(ctx context.Context, msg *message.Message, batch *sysflow.Batch, ins []incoming) bool {
-	select {
-	case d.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	if batch != nil {
-		sysflow.WithBatch(msg, batch)
-	}
-	select {
-	case d.out <- msg:
-	case <-ctx.Done():
-		<-d.slots
+	if !bus.Offer(ctx, d.slots, d.out, msg, batch) {
 		return false
 	}
 	d.wg.Add(1)
