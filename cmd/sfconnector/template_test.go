@@ -37,7 +37,7 @@ func templateJSON(t *testing.T, export, outFile string, syslogPort int) []byte {
 		// enrich without policies: the output compares with the reference's telemetry
 		"policies": "", "mode": "enrich", "monitor": "none", "monitor.interval": "30", "concurrency": "5",
 		"actiondir": "/usr/local/sf-processor/actions",
-		"export": export, "format": "json", "buffer": "0", "vault.secrets": "false", "vault.path": "/run/secrets",
+		"export":    export, "format": "json", "buffer": "0", "vault.secrets": "false", "vault.path": "/run/secrets",
 		"file.path": outFile, "syslog.proto": "tcp", "syslog.tag": "sysflow", "syslog.source": "sfhost",
 		"syslog.host": "127.0.0.1", "syslog.port": strconv.Itoa(syslogPort),
 		"es.addresses": "10.0.0.1,10.0.0.2", "es.index": "sysflow", "es.username": "elastic", "es.password": "changeme",
