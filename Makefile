@@ -20,6 +20,8 @@ run: build
 	./$(BIN) run $(DEMO)
 
 test:
+	@command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || [ "$$CI" = true ] || \
+		printf '\n*** NOTICE: rsyslogd is not installed: every test against a real syslog receiver is SKIPPED.\n*** Install it with: apt-get install rsyslog rsyslog-gnutls (under CI=true these tests fail instead).\n\n' >&2
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 

@@ -505,7 +505,7 @@ func keyForExport(key, export string) bool {
 	if s, ok := Spec(KindExporter, key); ok {
 		key = s.Key
 	}
-	for _, t := range []string{"file", "syslog", "kafka", "nats"} {
+	for _, t := range []string{"file", "syslog", "kafka", "nats", "es", "findings"} {
 		if strings.HasPrefix(key, t+".") {
 			return t == export
 		}

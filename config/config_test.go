@@ -217,3 +217,41 @@ func TestEnvOverrideAliasAndExportType(t *testing.T) {
 		t.Errorf("the nats exporter got syslog overrides: %v", n.Raw())
 	}
 }
+
+// The keys of another export type are accepted and reported by
+// OtherExports; a typo is still an error, and a declared key that was not
+// read is never "corrected" to itself.
+func TestOtherExportKeys(t *testing.T) {
+	js := `{"pipeline":[
+	 {"processor":"sysflowreader","out":"a"},
+	 {"processor":"exporter","in":"a","export":"file","path":"/x","host":"h","port":"1","syslog.proto":"tcp",
+	  "es.addresses":"a,b","findings.pool.maxage":"1440","hots":"h"}]}`
+	c, err := Parse("p.json", []byte(js), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Root.Children[0].Keys()
+	k.String("export", "")
+	got := strings.Join(k.OtherExports("file"), " ")
+	if want := "es.addresses findings.pool.maxage host port syslog.proto"; got != want {
+		t.Errorf("OtherExports = %q, want %q", got, want)
+	}
+	k.String("file.path", "")
+	err = k.Err()
+	if err == nil || !strings.Contains(err.Error(), `unknown key "hots"`) {
+		t.Fatalf("err = %v, want the typo hots reported", err)
+	}
+	if strings.Count(err.Error(), "unknown key") != 1 {
+		t.Errorf("err = %v, want only hots unknown", err)
+	}
+
+	// read as a terminal exporter without OtherExports: host is declared
+	// but unread, and the message must not suggest "host" for "host"
+	k = c.Root.Children[0].Keys()
+	k.String("export", "")
+	k.String("file.path", "")
+	msg := k.Err().Error()
+	if strings.Contains(msg, `"host" (did you mean "host"?)`) || !strings.Contains(msg, `unknown key "host" (declared, but not used`) {
+		t.Errorf("error %q: want host named as declared but unused, with no self-suggestion", msg)
+	}
+}

@@ -49,7 +49,7 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "strict", Default: "false", Doc: "treat policy warnings (unknown fields, duplicate rules) as errors"},
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
 	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
-	{Kind: KindPolicy, Key: "action_dir", Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
+	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
 	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
 
 	// exporter
@@ -86,6 +86,8 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "syslog.reconnect_timeout", Default: "30s", Doc: "how long one write keeps trying an unreachable receiver before it fails (then retried or dead-lettered)"},
 	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "accepted for sf-processor compatibility and ignored: credentials come from the *_file keys or SFCONNECTOR_* environment variables"},
 	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "accepted for sf-processor compatibility and ignored (see vault.secrets)"},
+	{Kind: KindExporter, Key: "es.*", Doc: "sf-processor's Elasticsearch exporter keys (es.addresses, es.index, ...): accepted so its pipeline.json loads; the es export is not supported"},
+	{Kind: KindExporter, Key: "findings.*", Doc: "sf-processor's IBM Findings exporter keys (findings.url, findings.apikey, ...): accepted so its pipeline.json loads; the findings export is not supported"},
 
 	// dead letters
 	{Kind: "settings", Key: "deadletter.export", Doc: "where records a sink still rejects after every retry go, each with the reason: file, kafka or nats (default: file when deadletter.path is set; none: such a batch is redelivered until it is written)"},
@@ -329,13 +331,54 @@ func (k *Keys) Err() error {
 	return errors.Join(errs...)
 }
 
+// OtherExports marks as read every key set on an exporter that belongs to
+// another export type than export (syslog.host on a file exporter, or
+// sf-processor's es.* and findings.* keys) and returns them, sorted: the
+// reference's pipeline.json template sets the keys of every export type at
+// once, and sf-processor accepts them whatever "export" says.
+func (k *Keys) OtherExports(export string) []string {
+	var out []string
+	for key := range k.p.keys {
+		if k.used[key] || !isOtherExportKey(key, export) {
+			continue
+		}
+		k.used[key] = true
+		out = append(out, key)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isOtherExportKey tells whether an exporter key is declared in Specs
+// (directly, by alias or under a "prefix.*" entry) for an export type other
+// than export.
+func isOtherExportKey(key, export string) bool {
+	if _, ok := Spec(KindExporter, key); ok {
+		return !keyForExport(key, export)
+	}
+	for _, s := range allSpecs() {
+		if s.Kind == KindExporter && strings.HasSuffix(s.Key, ".*") && strings.HasPrefix(key, strings.TrimSuffix(s.Key, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
 func suggestKey(kind, key string, used map[string]bool) string {
+	if _, declared := Spec(kind, key); declared {
+		// a declared key that was not read does not apply in this place;
+		// suggesting its own name back would contradict the error
+		return " (declared, but not used by this plugin's settings)"
+	}
 	best, bestD := "", 4
 	cands := KnownKeys(kind)
 	for u := range used {
 		cands = append(cands, u)
 	}
 	for _, c := range cands {
+		if c == key || strings.HasSuffix(c, ".*") {
+			continue
+		}
 		if d := editDistance(key, c); d < bestD {
 			best, bestD = c, d
 		}

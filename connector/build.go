@@ -245,6 +245,10 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	k.Int("buffer", 0)
 	k.Bool("vault.secrets", false)
 	k.String("vault.path", "")
+	if unused := k.OtherExports(export); len(unused) > 0 {
+		// sf-processor's template sets every export type's keys at once
+		opts.Logger.Debug("exporter keys of other export types are not used", "plugin", n.Where, "export", export, "keys", strings.Join(unused, ","))
+	}
 	var enc encoding.Encoder
 	if format != "avro" {
 		var err error

@@ -180,7 +180,7 @@ func renderKeys(kind string) string {
 			def = "`" + s.Default + "`"
 		}
 		env := "—"
-		if p, ok := pluginName[kind]; ok {
+		if p, ok := pluginName[kind]; ok && !strings.HasSuffix(s.Key, ".*") { // a key family has no one variable
 			names := []string{envName(p, s.Key)}
 			for _, a := range s.Aliases {
 				names = append(names, envName(p, a))
@@ -281,7 +281,7 @@ func TestConfigurationReference(t *testing.T) {
 				t.Errorf("%s: %s key %q: description %q, the code's (config.Specs Doc) is %q (go test ./docs -run TestConfigurationReference -update rewrites the tables)", where, kind, key, r.cells[3], s.Doc)
 			}
 			env := codes(r.cells[2])
-			if p, ok := pluginName[kind]; ok {
+			if p, ok := pluginName[kind]; ok && !strings.HasSuffix(key, ".*") {
 				want := []string{envName(p, key)}
 				for _, a := range s.Aliases {
 					want = append(want, envName(p, a))

@@ -157,6 +157,12 @@ type cliProcess struct {
 // of the test if it is still running.
 func startCLI(t *testing.T, args ...string) *cliProcess {
 	t.Helper()
+	return startCLIEnv(t, nil, args...)
+}
+
+// startCLIEnv is startCLI with extra environment variables (NAME=value).
+func startCLIEnv(t *testing.T, env []string, args ...string) *cliProcess {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +174,7 @@ func startCLI(t *testing.T, args ...string) *cliProcess {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
-	p.cmd.Env = append(p.cmd.Env, asMainEnv+"=1")
+	p.cmd.Env = append(append(p.cmd.Env, env...), asMainEnv+"=1")
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
