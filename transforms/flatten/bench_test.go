@@ -14,7 +14,7 @@ import (
 	"github.com/sfconnector/sfconnector/transforms/flatten"
 )
 
-func readTrace(b *testing.B, path string) []sysflow.Record {
+func readTrace(b testing.TB, path string) []sysflow.Record {
 	b.Helper()
 	r, closer, err := sysflow.OpenFile(path)
 	if err != nil {
@@ -24,7 +24,7 @@ func readTrace(b *testing.B, path string) []sysflow.Record {
 	return readAll(b, r)
 }
 
-func readAll(b *testing.B, r *sysflow.Reader) []sysflow.Record {
+func readAll(b testing.TB, r *sysflow.Reader) []sysflow.Record {
 	var recs []sysflow.Record
 	for {
 		var err error

@@ -239,19 +239,19 @@ func (f *Flattener) Flatten(recs []sysflow.Record, dst []*sysflow.Event) []*sysf
 			}
 		case sysflow.KindProcess:
 			if r.Process != nil {
-				f.putProcess(r.Process)
+				f.putProcess(trimProcess(r.Process))
 			}
 		case sysflow.KindFile:
 			if r.File != nil {
-				f.putFile(r.File)
+				f.putFile(trimFile(r.File))
 			}
 		case sysflow.KindContainer:
 			if r.Container != nil {
-				f.putContainer(r.Container)
+				f.putContainer(trimContainer(r.Container))
 			}
 		case sysflow.KindPod:
 			if r.Pod != nil {
-				f.putPod(r.Pod)
+				f.putPod(trimPod(r.Pod))
 			}
 		case sysflow.KindProcessEvent, sysflow.KindFileEvent, sysflow.KindFileFlow,
 			sysflow.KindNetworkFlow, sysflow.KindK8sEvent:
