@@ -57,13 +57,19 @@ func TestTrimSpace(t *testing.T) {
 		mut    func(p *sysflow.Process, f, nf *sysflow.File, c *sysflow.Container, pd *sysflow.Pod)
 		fields map[string]string // field -> value wanted
 	}{
-		{"exe", func(p *sysflow.Process, _, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) { p.Exe = ws + p.Exe + "\n" },
+		{"exe", func(p *sysflow.Process, _, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) {
+			p.Exe = ws + p.Exe + "\n"
+		},
 			map[string]string{"sf.proc.exe": "/usr/bin/cat", "sf.proc.name": "cat", "sf.proc.cmdline": "/usr/bin/cat -n",
 				"sf.pproc.exe": "/bin/sh", "sf.pproc.name": "sh", "sf.proc.aexe": "/usr/bin/cat|/bin/sh"}},
-		{"args", func(p *sysflow.Process, _, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) { p.ExeArgs = p.ExeArgs + "   " },
+		{"args", func(p *sysflow.Process, _, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) {
+			p.ExeArgs = p.ExeArgs + "   "
+		},
 			map[string]string{"sf.proc.args": "-n", "sf.proc.cmdline": "/usr/bin/cat -n", "sf.pproc.args": "-c x",
 				"sf.pproc.cmdline": "/bin/sh -c x"}},
-		{"file path", func(_ *sysflow.Process, f, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) { f.Path = "/dev/log\n" },
+		{"file path", func(_ *sysflow.Process, f, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) {
+			f.Path = "/dev/log\n"
+		},
 			map[string]string{"sf.file.path": "/dev/log", "sf.file.name": "log", "sf.file.directory": "/dev", "sf.file.symlink": ""}},
 		{"socket pair, path after it", func(_ *sysflow.Process, f, _ *sysflow.File, _ *sysflow.Container, _ *sysflow.Pod) {
 			f.Path = "ffff88003c1d1800->ffff8800038ba000 /var/run/docker.sock\n"
