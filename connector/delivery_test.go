@@ -271,6 +271,17 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 			if retries == 0 || retries > float64(tc.failures) {
 				t.Errorf("%v retries for %d failures", retries, tc.failures)
 			}
+			// the run summary: retried and redelivered batches are counted once
+			sum := p.Summary()
+			want := map[string][2]int64{"flaky": {int64(len(lines)), int64(tc.failures)}, "file": {int64(len(lines)), 0}}
+			for _, k := range sum.Sinks {
+				if w := want[k.Name]; k.Written != w[0] || k.Failed != w[1] {
+					t.Errorf("summary of sink %s: written %d, failed %d; want %d, %d", k.Name, k.Written, k.Failed, w[0], w[1])
+				}
+			}
+			if len(sum.Sinks) != 2 || sum.Events != int64(len(lines)) {
+				t.Errorf("summary %+v: want 2 sinks and the %d events written", sum, len(lines))
+			}
 		})
 	}
 }

@@ -59,7 +59,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		tableSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnector_entity_table_size",
 			Help: "Entries in the flattener's entity tables (last stream seen)."}, []string{"table"}),
 		evictions: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnector_entity_evictions",
-			Help: "Entities evicted from the flattener's tables (last stream seen)."}, []string{"table"}),
+			Help: "Entities evicted from the flattener's tables (last stream seen), by reason: capacity (the table was full, tables.max) or exit (a process removed after its exit grace)."}, []string{"table", "reason"}),
 		missing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sfconnector_missing_references",
 			Help: "Events whose referenced entity was missing (last stream seen)."}, []string{"kind"}),
 	}
@@ -79,19 +79,22 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 
 func (m *Metrics) observeFlattener(f *flatten.Flattener) {
 	st := f.Stats()
+	// Evicted.Processes includes the processes removed after their exit:
+	// they are the normal end of a process, not a sign of a full table.
 	tables := []struct {
 		name          string
 		size, evicted uint64
 	}{
-		{"processes", st.Tables.Processes, st.Evicted.Processes},
+		{"processes", st.Tables.Processes, st.Evicted.Processes - st.Exited},
 		{"files", st.Tables.Files, st.Evicted.Files},
 		{"containers", st.Tables.Containers, st.Evicted.Containers},
 		{"pods", st.Tables.Pods, st.Evicted.Pods},
 	}
 	for _, t := range tables {
 		m.tableSize.WithLabelValues(t.name).Set(float64(t.size))
-		m.evictions.WithLabelValues(t.name).Set(float64(t.evicted))
+		m.evictions.WithLabelValues(t.name, "capacity").Set(float64(t.evicted))
 	}
+	m.evictions.WithLabelValues("processes", "exit").Set(float64(st.Exited))
 	missing := []struct {
 		kind string
 		n    uint64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -65,6 +66,10 @@ type Pipeline struct {
 	sinkIndex map[*Sink]int
 	sinks     []*Sink
 	closers   []func() error
+
+	// for Summary
+	recordsRead, eventsMade atomic.Int64
+	written, failed         []atomic.Int64 // per sink index
 }
 
 // Settings of a pipeline run.
@@ -123,6 +128,8 @@ func New(src Source, root *Stage, flatCfg flatten.Config, settings Settings, clo
 		}
 	}
 	walk(root)
+	p.written = make([]atomic.Int64, len(p.sinks))
+	p.failed = make([]atomic.Int64, len(p.sinks))
 	return p
 }
 
@@ -272,6 +279,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 	if !seen {
 		start := time.Now()
 		p.metrics.recordsIn.Add(float64(len(b.Records) + len(b.Events)))
+		p.recordsRead.Add(int64(len(b.Records) + len(b.Events)))
 		events := b.Events
 		if len(b.Records) > 0 {
 			f := p.flattener(b.Source)
@@ -279,6 +287,7 @@ func (p *Pipeline) handle(msg *message.Message) error {
 			p.metrics.observeFlattener(f)
 		}
 		st.events = events
+		p.eventsMade.Add(int64(len(events)))
 		p.metrics.stageSeconds.WithLabelValues("flatten").Observe(time.Since(start).Seconds())
 		p.metrics.batchSize.Observe(float64(len(events)))
 	}
@@ -316,12 +325,14 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 			msg := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), out)
 			if err := k.Pub.Publish(k.Name, msg); err != nil {
 				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
+				p.failed[i].Add(1)
 				p.log.Warn("sink write failed", "sink", k.Name, "records", n, "error", err)
 				errs = append(errs, fmt.Errorf("sink %s: %w", k.Name, err))
 				continue
 			}
 			p.metrics.sinkSeconds.WithLabelValues(k.Name).Observe(time.Since(start).Seconds())
 			p.metrics.recordsOut.WithLabelValues(k.Name).Add(float64(n))
+			p.written[i].Add(int64(n))
 		}
 		st.done[i] = true
 	}

@@ -305,3 +305,42 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestCLIUnreadableTraceSkipped: a directory entry that cannot be read (a
+// symbolic link to a file that is gone; the tests run as root, so file
+// modes would not stop a read) is reported as unreadable, by name, the
+// other files are read in full, and the run ends with a non-zero status.
+func TestCLIUnreadableTraceSkipped(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "a-gone.sf")
+	if err := os.Symlink(filepath.Join(dir, "no-such-trace.sf"), bad); err != nil {
+		t.Fatal(err)
+	}
+	trace := shared.Path(t, "traces", "httpd.sf")
+	if err := os.Symlink(trace, filepath.Join(dir, "b-httpd.sf")); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "out.json")
+	code, stderr := runCLI(t, "-driver", "file", "-config", pipelineJSON(t, outDir, "", out), dir)
+	assertNoPanic(t, stderr)
+	if code == 0 {
+		t.Errorf("exit status 0 with an unreadable trace; stderr:\n%s", tail(stderr, 2000))
+	}
+	var reported bool
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, bad) {
+			if strings.Contains(line, "damaged") {
+				t.Errorf("an unreadable file is reported as damaged: %s", line)
+			}
+			if strings.Contains(line, "cannot read") && strings.Contains(line, "no such file") {
+				reported = true
+			}
+		}
+	}
+	if !reported {
+		t.Errorf("no line says %s cannot be read and why; stderr:\n%s", bad, tail(stderr, 2000))
+	}
+	parity.CompareTelemetry(t, trace, readOutput(t, out))
+}

@@ -225,6 +225,8 @@ examples:
 		prog.finish()
 	}
 	logger.Info("pipeline stopped", "elapsed", time.Since(start).Round(time.Millisecond))
+	// one line with what the run did; inlined attributes (an empty key)
+	logger.Info("run summary", "", built.Summary())
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -127,9 +128,13 @@ func (s *Source) setErr(err error) {
 
 func (s *Source) run(ctx context.Context, out chan<- *message.Message) error {
 	seen := map[string]bool{}
-	files, err := Expand(s.cfg.Paths)
+	files, unreadable, err := expand(s.cfg.Paths)
 	if err != nil {
 		return err
+	}
+	for _, u := range unreadable {
+		seen[u.Path] = true
+		s.report(u.Path, u)
 	}
 	if len(files) == 0 && !s.cfg.Follow {
 		return fmt.Errorf("file source: no trace files in %s", strings.Join(s.cfg.Paths, ", "))
@@ -149,9 +154,8 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) error {
 			if errors.Is(err, sender.ErrClosed) || ctx.Err() != nil {
 				return err
 			}
-			// a damaged file: report it and go on with the next one
-			s.cfg.Logger.Error("trace file damaged", "file", f, "error", err)
-			s.setErr(err)
+			// a damaged or unreadable file: report it and go on with the next one
+			s.report(f, err)
 		}
 	}
 	if !s.cfg.Follow {
@@ -173,10 +177,16 @@ func (s *Source) follow(ctx context.Context, out chan<- *message.Message, seen m
 			return sender.ErrClosed
 		case <-tick.C:
 		}
-		files, err := Expand(s.cfg.Paths)
+		files, unreadable, err := expand(s.cfg.Paths)
 		if err != nil {
 			s.cfg.Logger.Warn("follow: listing input", "error", err)
 			continue
+		}
+		for _, u := range unreadable {
+			if !seen[u.Path] { // reported once, not at every poll
+				seen[u.Path] = true
+				s.report(u.Path, u)
+			}
 		}
 		for i, f := range files {
 			if seen[f] {
@@ -195,11 +205,49 @@ func (s *Source) follow(ctx context.Context, out chan<- *message.Message, seen m
 				if errors.Is(err, sender.ErrClosed) || ctx.Err() != nil {
 					return err
 				}
-				s.cfg.Logger.Error("trace file damaged", "file", f, "error", err)
-				s.setErr(err)
+				s.report(f, err)
 			}
 		}
 	}
+}
+
+// ReadError reports a trace file that could not be opened or read (as
+// opposed to one whose content is damaged, a sysflow.DecodeError).
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	reason := e.Err
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) { // the path is already said
+		reason = pe.Err
+	}
+	return fmt.Sprintf("file source: cannot read %s: %v", e.Path, reason)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// report logs a file that was skipped, as damaged or as unreadable, and
+// records it for Err (the run then ends with an error).
+func (s *Source) report(path string, err error) {
+	var re *ReadError
+	var pe *fs.PathError
+	var de *sysflow.DecodeError
+	switch {
+	case errors.As(err, &re):
+	case errors.As(err, &pe) || !errors.As(err, &de):
+		// the operating system refused to open or read it
+		re = &ReadError{Path: path, Err: err}
+		err = re
+	}
+	if re != nil {
+		s.cfg.Logger.Error("cannot read trace file, skipped", "file", path, "error", re.Error())
+	} else {
+		s.cfg.Logger.Error("trace file damaged", "file", path, "error", err)
+	}
+	s.setErr(err)
 }
 
 type decoded struct {
@@ -284,43 +332,61 @@ func (s *Source) readFile(ctx context.Context, path string, out chan<- *message.
 
 // Expand resolves paths into trace files: a file as is, a directory's regular
 // files in name order (hidden files skipped), a glob's matches in name order.
+// Entries of a directory or glob that cannot be examined (a dangling
+// symbolic link...) are left out; see expand.
 func Expand(paths []string) ([]string, error) {
-	var out []string
+	files, _, err := expand(paths)
+	return files, err
+}
+
+// expand is Expand that also returns the entries of a directory or glob it
+// could not examine, for the source to report. A named path that cannot be
+// examined is an error.
+func expand(paths []string) (files []string, unreadable []*ReadError, err error) {
+	add := func(f string) {
+		st, err := os.Stat(f) // follows links
+		switch {
+		case err != nil:
+			if lt, lerr := os.Lstat(f); lerr == nil && lt.Mode()&os.ModeSymlink != 0 {
+				if to, rerr := os.Readlink(f); rerr == nil {
+					err = fmt.Errorf("symbolic link to %s: %w", to, err)
+				}
+			}
+			unreadable = append(unreadable, &ReadError{Path: f, Err: err})
+		case st.Mode().IsRegular():
+			files = append(files, f)
+		}
+	}
 	for _, p := range paths {
 		if strings.ContainsAny(p, "*?[") {
 			m, err := filepath.Glob(p)
 			if err != nil {
-				return nil, fmt.Errorf("file source: bad glob %q: %w", p, err)
+				return nil, nil, fmt.Errorf("file source: bad glob %q: %w", p, err)
 			}
 			sort.Strings(m)
 			for _, f := range m {
-				if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
-					out = append(out, f)
-				}
+				add(f)
 			}
 			continue
 		}
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("file source: %w", err)
+			return nil, nil, fmt.Errorf("file source: %w", err)
 		}
 		if !st.IsDir() {
-			out = append(out, p)
+			files = append(files, p)
 			continue
 		}
 		ents, err := os.ReadDir(p)
 		if err != nil {
-			return nil, fmt.Errorf("file source: %w", err)
+			return nil, nil, fmt.Errorf("file source: %w", err)
 		}
 		for _, e := range ents { // ReadDir sorts by name
 			if strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
-			f := filepath.Join(p, e.Name())
-			if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() { // follows links
-				out = append(out, f)
-			}
+			add(filepath.Join(p, e.Name()))
 		}
 	}
-	return out, nil
+	return files, unreadable, nil
 }

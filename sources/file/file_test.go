@@ -178,3 +178,34 @@ func TestFollowReadsEachFinishedFileOnce(t *testing.T) {
 		t.Fatal("channel open after Close")
 	}
 }
+
+// TestUnreadableEntryReported: a directory entry whose target is gone is
+// reported (not silently left out) and the other files are read.
+func TestUnreadableEntryReported(t *testing.T) {
+	traces := shared.Traces(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "a-gone.sf")
+	if err := os.Symlink(filepath.Join(dir, "missing"), bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(traces[0], filepath.Join(dir, "b-good.sf")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(Config{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := src.Subscribe(context.Background(), "")
+	g := drain(t, ch, false)
+	if n := countRecords(t, traces[0]); g.records != n {
+		t.Errorf("records = %d, want the good file's %d", g.records, n)
+	}
+	err = src.Err()
+	var re *ReadError
+	if !errors.As(err, &re) || re.Path != bad || !strings.Contains(err.Error(), "cannot read "+bad) {
+		t.Fatalf("Err = %v, want a ReadError naming %s", err, bad)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Err = %v does not wrap the cause", err)
+	}
+}

@@ -122,6 +122,7 @@ func Listen(cfg Config) (*Source, error) {
 		ln.Close()
 		return nil, fmt.Errorf("socket source: chmod %s: %w", cfg.Path, err)
 	}
+	cfg.Logger.Info("listening for the collector", "socket", cfg.Path)
 	return &Source{cfg: cfg, ln: ln, stopRead: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
