@@ -146,9 +146,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The first middleware added is the outermost: the dead-letter sink
-	// gets a batch only after every retry failed, and a panic is an error
-	// that is retried like any other.
+	// The first middleware added is the outermost: batches of one stream
+	// run one at a time in delivery order (streamOrder), the dead-letter
+	// sink gets a batch only after every retry failed, and a panic is an
+	// error that is retried like any other.
+	order := newStreamOrder()
+	router.AddMiddleware(order.middleware)
 	if p.settings.DeadLetter != nil {
 		pq, err := middleware.PoisonQueue(deadLetterPublisher{p}, "deadletter")
 		if err != nil {
@@ -168,7 +171,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}.Middleware)
 	}
 	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("pipeline", "sysflow", p.source, p.handle)
+	router.AddConsumerHandler("pipeline", "sysflow", orderedSource{p.source, order}, p.handle)
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()

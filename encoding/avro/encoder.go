@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/sysflow"
@@ -89,20 +90,49 @@ type TopicEncoder struct {
 	e       *Encoder
 	subject string
 
-	once sync.Once
+	id     atomic.Int64 // the schema id + 1 once registered; 0 before
+	mu     sync.Mutex
+	flight *idLookup // the registration in progress, if any
+}
+
+// idLookup is one registration attempt that concurrent writers share.
+type idLookup struct {
+	done chan struct{} // closed when id and err are set
 	id   int
 	err  error
 }
 
+// schemaID returns the subject's schema id, registering it on first use.
+// Concurrent callers share one registry request; a failed one is not
+// cached, so the next write asks the registry again.
 func (t *TopicEncoder) schemaID() (int, error) {
-	t.once.Do(func() { t.id, t.err = t.e.reg.Register(t.subject, t.e.text) })
-	if t.err != nil {
-		// Let a later write try again: the registry may be back.
-		err := t.err
-		t.once = sync.Once{}
-		return 0, err
+	if v := t.id.Load(); v != 0 {
+		return int(v - 1), nil
 	}
-	return t.id, nil
+	t.mu.Lock()
+	if v := t.id.Load(); v != 0 {
+		t.mu.Unlock()
+		return int(v - 1), nil
+	}
+	l := t.flight
+	if l != nil {
+		t.mu.Unlock()
+		<-l.done
+		return l.id, l.err
+	}
+	l = &idLookup{done: make(chan struct{})}
+	t.flight = l
+	t.mu.Unlock()
+
+	l.id, l.err = t.e.reg.Register(t.subject, t.e.text)
+	t.mu.Lock()
+	if l.err == nil {
+		t.id.Store(int64(l.id) + 1)
+	}
+	t.flight = nil
+	t.mu.Unlock()
+	close(l.done)
+	return l.id, l.err
 }
 
 // AppendEvent appends ev as a FlatEvent or an Alert.
