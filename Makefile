@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO      := demo/demo.sf
 FUZZTIME  ?= 10s
 
-.PHONY: build run test test-short bench lint fuzz e2e clean
+.PHONY: build run test test-short race bench lint fuzz e2e clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sfconnector
@@ -24,6 +24,13 @@ test:
 		printf '\n*** NOTICE: rsyslogd is not installed: every test against a real syslog receiver is SKIPPED.\n*** Install it with: apt-get install rsyslog rsyslog-gnutls (under CI=true these tests fail instead).\n\n' >&2
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The race detector over the packages that run goroutines of their own
+# (router, bus sources and sinks, flattening and policy workers); about a
+# minute on 2 cores.
+RACE_PKGS := ./connector/ ./encoding/avro/ ./transforms/... ./sources/... ./sinks/file/ ./sinks/kafka/ ./sinks/nats/ ./internal/bus/
+race:
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 
 test-short:
 	$(GO) test -short -count=1 ./...
