@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -292,8 +293,12 @@ func (p *Pipeline) handle(msg *message.Message) error {
 func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Event, st *progress, in *sysflow.Batch) error {
 	if s.Transform != nil {
 		start := time.Now()
+		// A transform may reorder or compact the slice it is given (the
+		// policy stage drops events in place); it gets its own, so the
+		// batch's events stay whole for a retry, the dead-letter sink and
+		// the stage's siblings.
 		var err error
-		events, err = s.Transform.Process(ctx, events)
+		events, err = s.Transform.Process(ctx, slices.Clone(events))
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
