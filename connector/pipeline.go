@@ -104,6 +104,10 @@ func (s *Settings) setDefaults() {
 type progress struct {
 	events []*sysflow.Event
 	done   []bool // per sink index
+	// id is the batch's message id at first sight; a sink's message id is
+	// derived from it, so every attempt of a batch carries the same one
+	// (the NATS sink's Nats-Msg-Id, which JetStream de-duplicates)
+	id string
 }
 
 // New assembles a pipeline from its parts. closers run after the router
@@ -280,6 +284,10 @@ func (p *Pipeline) handle(msg *message.Message) error {
 			p.metrics.observeFlattener(f)
 		}
 		st.events = events
+		st.id = msg.UUID
+		if st.id == "" {
+			st.id = watermill.NewUUID()
+		}
 		p.metrics.stageSeconds.WithLabelValues("flatten").Observe(time.Since(start).Seconds())
 		p.metrics.batchSize.Observe(float64(len(events)))
 	}
@@ -318,7 +326,7 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 		}
 		if n > 0 {
 			start := time.Now()
-			msg := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), out)
+			msg := sysflow.WithBatch(message.NewMessage(st.id+"/"+k.Name, nil), out)
 			if err := k.Pub.Publish(k.Name, msg); err != nil {
 				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
 				p.log.Warn("sink write failed", "sink", k.Name, "records", n, "error", err)
