@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,10 @@ func (s *Settings) setDefaults() {
 type progress struct {
 	events []*sysflow.Event
 	done   []bool // per sink index
+	// id is the batch's message id at first sight; a sink's message id is
+	// derived from it, so every attempt of a batch carries the same one
+	// (the NATS sink's Nats-Msg-Id, which JetStream de-duplicates)
+	id string
 }
 
 // New assembles a pipeline from its parts. closers run after the router
@@ -291,6 +296,10 @@ func (p *Pipeline) handle(msg *message.Message) error {
 		}
 		st.events = events
 		p.eventsMade.Add(int64(len(events)))
+		st.id = msg.UUID
+		if st.id == "" {
+			st.id = watermill.NewUUID()
+		}
 		p.metrics.stageSeconds.WithLabelValues("flatten").Observe(time.Since(start).Seconds())
 		p.metrics.batchSize.Observe(float64(len(events)))
 	}
@@ -304,8 +313,12 @@ func (p *Pipeline) handle(msg *message.Message) error {
 func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Event, st *progress, in *sysflow.Batch) error {
 	if s.Transform != nil {
 		start := time.Now()
+		// A transform may reorder or compact the slice it is given (the
+		// policy stage drops events in place); it gets its own, so the
+		// batch's events stay whole for a retry, the dead-letter sink and
+		// the stage's siblings.
 		var err error
-		events, err = s.Transform.Process(ctx, events)
+		events, err = s.Transform.Process(ctx, slices.Clone(events))
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
@@ -325,7 +338,7 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 		}
 		if n > 0 {
 			start := time.Now()
-			msg := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), out)
+			msg := sysflow.WithBatch(message.NewMessage(st.id+"/"+k.Name, nil), out)
 			if err := k.Pub.Publish(k.Name, msg); err != nil {
 				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
 				p.failed[i].Add(1)

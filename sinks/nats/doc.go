@@ -6,7 +6,8 @@
 // With JetStream (the default) Publish returns only when the stream has
 // acknowledged every message: publishes go out asynchronously, at most
 // MaxPending at a time, and each carries a Nats-Msg-Id derived from the
-// Watermill message, so a retried Publish is de-duplicated by the stream.
+// Watermill message's UUID (the connector gives every attempt of a batch to
+// a sink the same one), so a retried Publish is de-duplicated by the stream.
 // With core NATS, Publish returns once the server has the messages
 // (flushed); core NATS cannot tell whether anyone received them.
 package nats
