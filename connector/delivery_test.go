@@ -246,14 +246,7 @@ func TestSinkFailuresRetriedExactlyOnce(t *testing.T) {
 			}
 			p := connector.New(src, root, flatten.Config{Logger: quietLog()},
 				connector.Settings{RetryMax: tc.retryMax, RetryInitial: time.Millisecond, Logger: quietLog(), Metrics: metrics})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := p.Run(ctx); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
-			if ctx.Err() != nil {
-				t.Fatal("the pipeline did not finish within 30s")
-			}
+			runToEnd(t, p)
 
 			lines, calls, failures := flaky.result()
 			if failures != tc.failures {
@@ -407,4 +400,18 @@ func readLines(t *testing.T, path string) [][]byte {
 		t.Fatal(err)
 	}
 	return parity.SplitLines(t, bytes.TrimSpace(b))
+}
+
+// runToEnd runs p until its source is exhausted, failing the test if the
+// run fails or does not end within 30s.
+func runToEnd(t *testing.T, p *connector.Pipeline) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the pipeline did not finish within 30s")
+	}
 }

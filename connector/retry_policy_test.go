@@ -74,14 +74,7 @@ func runBehindPolicy(t *testing.T, in string, sink message.Publisher, retryMax i
 		settings.DeadLetter = dead
 	}
 	p := connector.New(src, root, flatten.Config{Logger: quietLog()}, settings)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("the pipeline did not finish within 30s")
-	}
+	runToEnd(t, p)
 	return pol.Stats()
 }
 

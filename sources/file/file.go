@@ -132,10 +132,7 @@ func (s *Source) run(ctx context.Context, out chan<- *message.Message) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range unreadable {
-		seen[u.Path] = true
-		s.report(u.Path, u)
-	}
+	s.reportUnreadable(unreadable, seen)
 	if len(files) == 0 && !s.cfg.Follow {
 		return fmt.Errorf("file source: no trace files in %s", strings.Join(s.cfg.Paths, ", "))
 	}
@@ -182,12 +179,7 @@ func (s *Source) follow(ctx context.Context, out chan<- *message.Message, seen m
 			s.cfg.Logger.Warn("follow: listing input", "error", err)
 			continue
 		}
-		for _, u := range unreadable {
-			if !seen[u.Path] { // reported once, not at every poll
-				seen[u.Path] = true
-				s.report(u.Path, u)
-			}
-		}
+		s.reportUnreadable(unreadable, seen)
 		for i, f := range files {
 			if seen[f] {
 				continue
@@ -228,6 +220,17 @@ func (e *ReadError) Error() string {
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }
+
+// reportUnreadable reports each entry that expand could not examine, once:
+// a followed directory is listed again at every poll.
+func (s *Source) reportUnreadable(unreadable []*ReadError, seen map[string]bool) {
+	for _, u := range unreadable {
+		if !seen[u.Path] {
+			seen[u.Path] = true
+			s.report(u.Path, u)
+		}
+	}
+}
 
 // report logs a file that was skipped, as damaged or as unreadable, and
 // records it for Err (the run then ends with an error).
