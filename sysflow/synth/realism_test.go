@@ -74,7 +74,7 @@ func realStats(t *testing.T) *tracestats.Stats {
 
 func realismEvents() int {
 	if testing.Short() {
-		return 50_000
+		return 100_000
 	}
 	return 200_000
 }

@@ -134,17 +134,24 @@ const (
 	wNetFlow   = 82_000
 	wFileEvent = 1_500
 	wK8sEvent  = 200
-	wSpawn     = 9_800 // clone, exec, loader reads, exit later
+	wSpawn     = 9_300 // clone, exec, loader reads, exit later
 	wFork      = 2_000 // clone without exec (three in four drop privileges with setuid), exit
 	wThread    = 7_200 // clone of a thread inside a running process
 	wTotal     = wFileFlow + wNetFlow + wFileEvent + wK8sEvent + wSpawn + wFork + wThread
 )
 
-// freshShare is the share of a profile's file flows that touch a file
-// never seen before (temporary files, cache entries, rotated journals):
-// with the per-process /proc files of spawned helpers it gives the real
-// traces' rate of file records, about 70 per thousand events.
+// freshShare is the share of a profile's file flows that touch a fresh
+// file (a temporary file, a cache entry, a rotated journal, a helper's own
+// /proc view), whose entity the collector writes again at each use: with
+// the helpers' reads it gives the real traces' rate of file records, about
+// 70 per thousand events.
 const freshShare = 0.095
+
+// freshPool bounds the fresh paths of a profile: names are reused, as
+// temporary names and pids are, so that the files a trace defines stay far
+// below the flattener's table cap (262,144) however long the trace; a
+// longer trace re-sends entities rather than growing the table.
+const freshPool = 4096
 
 // Generate writes a synthetic v5 SysFlow trace to w: a header, containers
 // and pods, process trees that clone, exec and exit, and a stream of events
@@ -589,8 +596,9 @@ func (g *gen) spawnHelper() {
 	}
 	h := parent.prof.helpers[g.rng.IntN(len(parent.prof.helpers))]
 	c := g.spawn(parent, h.exe, h.args, &profile{reads: h.reads})
-	// Its own view of /proc: a file no one read before.
-	g.freshFlow(c, fmt.Sprintf("/proc/%d/status", c.p.OID.Hpid), false)
+	// Its own view of /proc: the collector writes the entity again for
+	// every process that opens it.
+	g.freshFlow(c, "/proc/self/status", false)
 	for _, f := range h.reads[:1+g.rng.IntN(len(h.reads))] {
 		g.fileFlowOp(c, f, opOpen|opRead|opClose, oRDONLY|oCLOEXEC)
 	}
@@ -625,7 +633,7 @@ func (g *gen) forkChild() {
 	case "job":
 		g.fileFlow(c, g.pick(c))
 	case "snapshot":
-		tmp := fmt.Sprintf("/data/temp-%d.rdb", c.p.OID.Hpid)
+		tmp := fmt.Sprintf("/data/temp-%d.rdb", c.p.OID.Hpid%32768) // pids wrap at pid_max
 		g.freshFlow(c, tmp, true)
 		g.fileEventOp(c, opRename, g.freshFile(c, tmp, resFile), g.file(c, "/data/dump.rdb", resFile))
 	}
@@ -658,7 +666,7 @@ func (g *gen) pick(p *proc) string {
 	prof := p.prof
 	if prof.fresh != "" && g.rng.Float64() < freshShare {
 		g.fresh++
-		return "n:" + fmt.Sprintf(prof.fresh, g.fresh)
+		return "n:" + fmt.Sprintf(prof.fresh, g.fresh%freshPool)
 	}
 	if len(prof.writes) > 0 && (len(prof.reads) == 0 || g.rng.IntN(4) == 0) {
 		return "w:" + prof.writes[g.rng.IntN(len(prof.writes))]
@@ -699,9 +707,9 @@ func (g *gen) file(p *proc, path string, restype int32) *sysflow.File {
 	return f
 }
 
-// freshFile writes the File entity of a path used once (a temporary file,
-// a cache entry), without keeping it: the table of files stays the size of
-// the profiles however long the trace.
+// freshFile writes the File entity of a fresh file (recreated, or seen by
+// a new process), as the collector does at each such use, without keeping
+// it in the table of files written once.
 func (g *gen) freshFile(p *proc, path string, restype int32) *sysflow.File {
 	key := path
 	var cid *string
