@@ -12,6 +12,7 @@ import (
 	"github.com/sfconnector/sfconnector/internal/tracestats"
 	"github.com/sfconnector/sfconnector/policies"
 	"github.com/sfconnector/sfconnector/policies/policytest"
+	"github.com/sfconnector/sfconnector/sysflow"
 	"github.com/sfconnector/sfconnector/sysflow/synth"
 	"github.com/sfconnector/sfconnector/testenv/shared"
 )
@@ -197,4 +198,28 @@ func TestAlertRate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFileTableBounded checks that a long trace re-sends the entities of
+// its fresh files instead of defining ever more of them: the files it
+// defines stay far below the flattener's table cap (262,144), so that no
+// event of a benchmark-sized trace refers to an evicted file.
+func TestFileTableBounded(t *testing.T) {
+	n := 600_000
+	if testing.Short() {
+		n = 200_000
+	}
+	data, _ := generate(t, synth.Options{Seed: 42, Records: n})
+	st, err := tracestats.Read(bytes.NewReader(data), "synth.sf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bound = 32_768
+	t.Logf("%d events: %d file records, %d distinct files", st.Events(), st.Kinds[sysflow.KindFile], st.Files)
+	if st.Files > bound {
+		t.Fatalf("%d events define %d distinct files, want at most %d", st.Events(), st.Files, bound)
+	}
+	if st.Kinds[sysflow.KindFile] < 2*st.Files {
+		t.Fatalf("%d file records for %d distinct files: fresh files are not re-sent", st.Kinds[sysflow.KindFile], st.Files)
+	}
 }
