@@ -457,7 +457,7 @@ func driverFedRoot(entries []*entry, producers map[string]*entry, drivers []*Plu
 		}
 	}
 	if by == nil {
-		return nil, fmt.Errorf("%s: no plugin and no driver writes to its input channel %q (a pipeline without a sysflowreader needs a driver with \"out\": %q)", fed[0].node.Where, ch, ch)
+		return nil, fmt.Errorf("%s: no plugin and no driver writes to its input channel %q (the pipeline has no sysflowreader, so a driver with \"out\": %q must feed it)", fed[0].node.Where, ch, ch)
 	}
 	n := &Node{Plugin: Plugin{Kind: KindInput, Name: by.Name, Where: fmt.Sprintf("%s (output %q)", by.Where, ch), keys: map[string]string{}}}
 	return &entry{node: n, outs: []string{ch}}, nil
