@@ -160,6 +160,11 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	if note, ok := top["_comment"].(string); ok && strings.Contains(strings.ToUpper(note), "DO NOT EDIT THIS TEMPLATE") {
 		c.template = true
 	}
+	if env != nil {
+		if err := c.applyNestedEnv(env); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if err := c.mapNestedKeys(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -584,6 +589,9 @@ func (c *Config) applyEnv(env func(string) (string, bool)) {
 			export = "terminal"
 		}
 		for _, key := range knownKeys(n.Kind, n.keys) {
+			if nestedKey(key) {
+				continue // applied before loading finished (applyNestedEnv)
+			}
 			if n.Kind == KindExporter && !keyForExport(key, export) {
 				if _, set := n.keys[key]; !set {
 					continue

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -30,6 +31,44 @@ func nestedKeys(key string, obj map[string]any) (map[string]string, error) {
 		out[strings.ToLower(strings.TrimSpace(k))] = s
 	}
 	return out, nil
+}
+
+// nestedKey tells whether a key takes an object.
+func nestedKey(key string) bool { return key == "kafka.config" }
+
+// applyNestedEnv applies <PLUGIN>_KAFKA_CONFIG, a JSON object replacing the
+// file's kafka.config, before the objects are mapped onto keys, so that
+// the variable behaves as if the file said it.
+func (c *Config) applyNestedEnv(env func(string) (string, bool)) error {
+	var errs []string
+	c.Root.Walk(func(n *Node) {
+		if n.Kind != KindExporter {
+			return
+		}
+		name := strings.ToUpper(n.Name) + "_KAFKA_CONFIG"
+		v, ok := env(name)
+		if !ok {
+			return
+		}
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(v), &obj); err != nil || obj == nil {
+			errs = append(errs, fmt.Sprintf("%s: environment variable %s: want a JSON object of librdkafka properties, as kafka.config takes", n.Where, name))
+			return
+		}
+		m, err := nestedKeys("kafka.config", obj)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: environment variable %s: %v", n.Where, name, err))
+			return
+		}
+		if n.nested == nil {
+			n.nested = map[string]map[string]string{}
+		}
+		n.nested["kafka.config"] = m
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // kafkaRole says which of our components a kafka.config feeds.

@@ -239,3 +239,27 @@ func TestCheckKeyNames(t *testing.T) {
 		t.Errorf("err = %v: only syslog.hots is unknown (es.* is declared)", err)
 	}
 }
+
+// EXPORTER_KAFKA_CONFIG replaces the file's kafka.config, as the other
+// <PLUGIN>_<KEY> variables replace their keys; a direct key's variable
+// still wins over a property.
+func TestKafkaConfigEnv(t *testing.T) {
+	js := `{"pipeline":[{"processor":"sysflowreader","out":"a"},
+	 {"processor":"exporter","in":"a","export":"kafka","kafka.config":{"bootstrap.servers":"file:1","acks":"1"}}]}`
+	env := map[string]string{"EXPORTER_KAFKA_CONFIG": `{"bootstrap.servers":"env:1","compression.type":"gzip"}`, "EXPORTER_KAFKA_COMPRESSION": "zstd"}
+	c, err := Parse("p.json", []byte(js), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Root.Children[0].Keys()
+	for key, want := range map[string]string{"kafka.brokers": "env:1", "kafka.compression": "zstd", "kafka.acks": "<unset>"} {
+		if got := k.String(key, "<unset>"); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	env["EXPORTER_KAFKA_CONFIG"] = "bootstrap.servers=x"
+	_, err = Parse("p.json", []byte(js), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "environment variable EXPORTER_KAFKA_CONFIG: want a JSON object") {
+		t.Errorf("err = %v, want the variable named", err)
+	}
+}

@@ -464,7 +464,7 @@ func busSpecs() []KeySpec {
 		{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
 		{Kind: KindExporter, Key: "kafka.partitions", Default: "6", Doc: "partitions of topics it creates"},
 		{Kind: KindExporter, Key: "kafka.replication_factor", Default: "1", Doc: "replication factor of topics it creates"},
-		{Kind: KindExporter, Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, acks, compression.type, security.protocol, sasl.*, ssl.*, linger.ms, batch.size ...), rewritten into the kafka.* keys at load time; a property without an equivalent is a warning (docs/migrating.md)"},
+		{Kind: KindExporter, Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, acks, compression.type, security.protocol, sasl.*, ssl.*, linger.ms, batch.size ...), rewritten into the kafka.* keys at load time; a property without an equivalent is a warning (docs/migrating.md); its variable takes a JSON object"},
 		{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "Avro payload: flat (flat event), alert (flat event and matched rules) or raw (the collector's SysFlow records)"},
 	}...)
 	add(tls(KindExporter, "kafka.")...)
