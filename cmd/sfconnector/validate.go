@@ -51,7 +51,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	var pathsToCheck [][]string
+	// policy paths to check, each with the options its engine loads them
+	// with (compat: sf-processor changes which definitions warn)
+	type policyCheck struct {
+		paths []string
+		opts  policies.Options
+	}
+	var pathsToCheck []policyCheck
 	warnings := 0
 	if cfgPath != "" {
 		cfg, err := config.Load(cfgPath, nil)
@@ -77,8 +83,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		default:
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
-					if p := n.Keys().String("policies", ""); p != "" {
-						pathsToCheck = append(pathsToCheck, splitComma(p))
+					k := n.Keys()
+					if p := k.String("policies", ""); p != "" {
+						o := policies.Options{Strict: strict}
+						if strings.EqualFold(k.String("compat", ""), policies.CompatSFProcessor) {
+							o = o.SFProcessorCompat()
+						}
+						pathsToCheck = append(pathsToCheck, policyCheck{splitComma(p), o})
 					}
 				}
 			})
@@ -89,7 +100,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if policyPaths != "" {
-		pathsToCheck = [][]string{splitComma(policyPaths)}
+		pathsToCheck = []policyCheck{{splitComma(policyPaths), policies.Options{Strict: strict}}}
 	}
 	var diags []policies.Diagnostic
 	checked := cfgPath
@@ -98,8 +109,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		_, d, _ := policies.LoadDefault(policies.Options{Strict: strict})
 		diags = append(diags, d...)
 	}
-	for _, paths := range pathsToCheck {
-		diags = append(diags, policies.Validate(paths, strict)...)
+	for _, pc := range pathsToCheck {
+		_, d, _ := policies.Load(pc.paths, pc.opts)
+		diags = append(diags, d...)
 	}
 	for _, d := range diags {
 		fmt.Fprintln(stdout, d.String())

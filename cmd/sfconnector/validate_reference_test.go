@@ -156,3 +156,33 @@ func TestValidateKafkaConfigWarnings(t *testing.T) {
 		t.Errorf("validate --strict passed with warnings:\n%s", out.String())
 	}
 }
+
+// validate loads a policy engine's files as that engine will: with compat
+// sf-processor a repeated rule name is two rules, not a replacement to warn
+// about.
+func TestValidateHonoursCompat(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.yaml")
+	rules := "- rule: r\n  desc: a\n  condition: sf.proc.name = a\n  priority: low\n- rule: r\n  desc: b\n  condition: sf.proc.name = b\n  priority: low\n"
+	if err := os.WriteFile(pol, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		compat string
+		warns  bool
+	}{{"", true}, {"sf-processor", false}} {
+		cfg := filepath.Join(dir, "p"+tc.compat+".json")
+		js := `{"pipeline":[{"processor":"sysflowreader","out":"a"},{"processor":"policyengine","in":"a","out":"b","mode":"alert","policies":"` + pol + `","compat":"` + tc.compat + `"},{"processor":"exporter","in":"b","export":"null"}]}`
+		if err := os.WriteFile(cfg, []byte(js), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := run([]string{"validate", cfg}, &out, &bytes.Buffer{}); err != nil {
+			t.Fatalf("compat %q: %v\n%s", tc.compat, err, out.String())
+		}
+		if got := strings.Contains(out.String(), "rule defined twice"); got != tc.warns {
+			t.Errorf("compat %q: duplicate-rule warning %v, want %v:\n%s", tc.compat, got, tc.warns, out.String())
+		}
+	}
+}
