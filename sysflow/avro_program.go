@@ -58,20 +58,24 @@ func (e *SchemaError) Error() string {
 	return s + ": " + e.Reason
 }
 
-// site is where in the reader schema a step is being built, for errors.
-type site struct{ typ, field string }
+// site is where in the reader schema a step is being built, for errors:
+// the field path is outer + "." + leaf, joined only for nested records and
+// items, so that compiling a flat record builds no strings.
+type site struct{ typ, outer, leaf string }
 
-func (s site) in(field string) site {
-	if s.field == "" {
-		return site{s.typ, field}
+func (s site) field() string {
+	if s.outer == "" {
+		return s.leaf
 	}
-	return site{s.typ, s.field + "." + field}
+	return s.outer + "." + s.leaf
 }
 
-func (s site) items() site { return site{s.typ, s.field + "[]"} }
+func (s site) in(field string) site { return site{s.typ, s.field(), field} }
+
+func (s site) items() site { return site{s.typ, "", s.field() + "[]"} }
 
 func (s site) errorf(format string, a ...any) *SchemaError {
-	return &SchemaError{Type: s.typ, Field: s.field, Reason: fmt.Sprintf(format, a...)}
+	return &SchemaError{Type: s.typ, Field: s.field(), Reason: fmt.Sprintf(format, a...)}
 }
 
 // step decodes one writer value into *T.
@@ -95,15 +99,14 @@ func keep[T any](*dec, *T) {}
 // resolve builds the step reading writer type w with build, resolving a
 // writer union branch by branch.
 func resolve[T any](w *schemaNode, at site, build builder[T], null step[T]) (step[T], error) {
+	if w.typ != tNull && w.typ != tUnion {
+		return build(w, at) // first: the common case, no allocation
+	}
 	if null == nil {
 		null = keep[T]
 	}
-	switch w.typ {
-	case tNull:
+	if w.typ == tNull {
 		return null, nil
-	case tUnion:
-	default:
-		return build(w, at)
 	}
 	steps := make([]step[T], len(w.branches))
 	var firstErr error
@@ -129,10 +132,11 @@ func resolve[T any](w *schemaNode, at site, build builder[T], null step[T]) (ste
 		return nil, firstErr
 	}
 	n := int64(len(steps))
+	field := at.field() // not at itself: capturing it would move every call's at to the heap
 	return func(d *dec, t *T) {
 		i := d.long()
 		if i < 0 || i >= n {
-			d.fail(fmt.Errorf("field %s: union index %d out of range for %d branches", at.field, i, n))
+			d.fail(fmt.Errorf("field %s: union index %d out of range for %d branches", field, i, n))
 			return
 		}
 		steps[i](d, t)
@@ -543,9 +547,11 @@ func arrayF[T, E any](name string, get func(*T) *[]E, item builder[E]) fieldSpec
 					out = make([]E, 0, n)
 				}
 				for i := 0; i < n && d.err == nil; i++ {
-					var e E
-					it(d, &e)
-					out = append(out, e)
+					// in place: a local passed to it would escape, an
+					// allocation per item
+					var zero E
+					out = append(out, zero)
+					it(d, &out[len(out)-1])
 				}
 			}
 			*get(t) = out
