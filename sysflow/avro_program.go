@@ -30,8 +30,9 @@ import (
 //     double or bytes fields, so the other promotions have no target);
 //   - enums by symbol name: a writer symbol the reader does not list is an
 //     error when a datum uses it (the v5 enums have no default symbol).
-// Nested records are matched by structure, not by name: the collector
-// renamed namespaces between versions without changing layouts.
+// Nested records, enums and fixed types are matched by structure, not by
+// name as the specification has it: each reader field has one candidate
+// type, so a name check could only refuse a writer that renamed a type.
 //
 // Whatever cannot be resolved is a *SchemaError naming the SysFlow type and
 // the field, never a damage report: the file is sound, its schema is not
