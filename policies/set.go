@@ -21,7 +21,8 @@ type Rule struct {
 	Output    string // as written, with %field references
 	Filter    bool   // a drop filter (- filter: / - drop:)
 	Pos       Position
-	Condition string // as written; appended parts joined by a space
+	Condition string     // as written; appended parts joined by a space
+	Sigma     *SigmaInfo // a Sigma rule's metadata, nil for Falco-style rules
 
 	index    int
 	root     *cnode
@@ -287,6 +288,9 @@ func (l *loader) compile() *Set {
 }
 
 func (l *loader) compileRule(r *ruleDef) *Rule {
+	if r.sigma != nil {
+		return l.compileSigma(r)
+	}
 	ctx := &cctx{item: r.label(), pos: r.cond.pos, rule: r.label(), scope: l.scopeOf(r.file)}
 	before := len(l.diags.all)
 	root := l.parseAndCompile(r.cond.String(), ctx)
