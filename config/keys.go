@@ -50,7 +50,8 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
 	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
 	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
-	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
+	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "falco or sigma; either way Falco-style files (YAML lists) and Sigma rules (mappings with a detection) are told apart by their content, so one directory may hold both"},
+	{Kind: KindPolicy, Key: "config", Doc: "Sigma field-mapping file (sigmac format: logsources, fieldmappings) for the Sigma rules among the policies; empty: the built-in mapping (docs/policies.md)"},
 
 	// exporter
 	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats or null"},

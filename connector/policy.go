@@ -32,13 +32,19 @@ type PolicyStage struct {
 // separated), or the bundled defaults when paths is empty.
 // Warnings go to logger; errors come back in the error, all of them.
 func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+	return LoadPoliciesWith(paths, policies.Options{Strict: strict}, logger)
+}
+
+// LoadPoliciesWith is LoadPolicies with every loading option (the Sigma
+// field mapping, for one).
+func LoadPoliciesWith(paths string, opts policies.Options, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
 	var set *policies.Set
 	var diags []policies.Diagnostic
 	var err error
 	if strings.TrimSpace(paths) == "" {
-		set, diags, err = policies.LoadDefault(policies.Options{Strict: strict})
+		set, diags, err = policies.LoadDefault(opts)
 	} else {
-		set, diags, err = policies.Load(splitList(paths), policies.Options{Strict: strict})
+		set, diags, err = policies.Load(splitList(paths), opts)
 	}
 	if err == nil {
 		for _, d := range diags {
@@ -69,9 +75,10 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	if k.String("action_dir", "") != "" {
 		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
 	}
-	if lang := k.String("language", "falco"); lang != "falco" {
-		k.Fail("language", lang, "only falco policies are supported")
-	}
+	// Both languages are told apart by content; the stanza's language only
+	// says which the reference would have read.
+	k.Enum("language", "falco", "falco", "sigma")
+	sigmaConfig := k.String("config", "")
 	if err := k.Err(); err != nil {
 		return nil, err
 	}
@@ -85,7 +92,8 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 		// record through (enrich) or drops nothing (filter)
 		return ps, nil
 	}
-	set, _, err := LoadPolicies(paths, strict, opts.Logger)
+	lopts := policies.Options{Strict: strict, SigmaConfig: sigmaConfig}
+	set, _, err := LoadPoliciesWith(paths, lopts, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key \"policies\": %w", n.Where, err)
 	}
@@ -95,8 +103,14 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	}
 	ps.t = t
 	if paths != "" {
-		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: splitList(paths),
-			Options: policies.Options{Strict: strict}, Debounce: debounce, Logger: opts.Logger}, t)
+		watched := splitList(paths)
+		if sigmaConfig != "" {
+			// an edited mapping reloads the rules too; as a policy path
+			// it is recognised and not read as a policy
+			watched = append(watched, sigmaConfig)
+		}
+		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: watched,
+			Options: lopts, Debounce: debounce, Logger: opts.Logger}, t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
 		}

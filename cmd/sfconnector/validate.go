@@ -18,12 +18,13 @@ import (
 // cmdValidate checks a configuration and its policies and lists every
 // problem; it exits 1 when there is any error (with --strict, any warning).
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG] [--policies PATH[,PATH...]] [--strict]", stderr)
-	var cfgPath, policyPaths string
+	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG] [--policies PATH[,PATH...]] [--sigma-config FILE] [--strict]", stderr)
+	var cfgPath, policyPaths, sigmaConfig string
 	var strict bool
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration to check (keys, values, and the policies it names)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c")
 	fs.StringVar(&policyPaths, "policies", "", "policy files or directories to check (default: those of the configuration; without either, the bundled policies)")
+	fs.StringVar(&sigmaConfig, "sigma-config", "", "Sigma field mapping for the Sigma rules given with --policies (default: the built-in mapping)")
 	fs.BoolVar(&strict, "strict", false, "treat warnings (unknown fields, duplicate rules, repaired YAML) as errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -41,7 +42,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	var pathsToCheck [][]string
+	type toCheck struct {
+		paths       []string
+		sigmaConfig string
+	}
+	var pathsToCheck []toCheck
 	if cfgPath != "" {
 		cfg, err := config.Load(cfgPath, nil)
 		if err != nil {
@@ -50,7 +55,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
 					if p := n.Keys().String("policies", ""); p != "" {
-						pathsToCheck = append(pathsToCheck, splitComma(p))
+						pathsToCheck = append(pathsToCheck, toCheck{splitComma(p), n.Keys().String("config", "")})
 					}
 				}
 			})
@@ -61,15 +66,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if policyPaths != "" {
-		pathsToCheck = [][]string{splitComma(policyPaths)}
+		pathsToCheck = []toCheck{{splitComma(policyPaths), sigmaConfig}}
 	}
 	var diags []policies.Diagnostic
 	if len(pathsToCheck) == 0 && cfgPath == "" {
 		_, d, _ := policies.LoadDefault(policies.Options{Strict: strict})
 		diags = append(diags, d...)
 	}
-	for _, paths := range pathsToCheck {
-		diags = append(diags, policies.Validate(paths, strict)...)
+	for _, c := range pathsToCheck {
+		_, d, _ := policies.Load(c.paths, policies.Options{Strict: strict, SigmaConfig: c.sigmaConfig})
+		diags = append(diags, d...)
 	}
 	for _, d := range diags {
 		fmt.Fprintln(stdout, d.String())
