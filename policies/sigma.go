@@ -1146,6 +1146,20 @@ func (l *loader) fieldEval(f *sysflow.Field, t strTest) func(*Evaluator) bool {
 			return no
 		}
 	case sysflow.FieldList:
+		if f.Name == "sf.proc.acmdline" {
+			// The reference mapping's ParentCommandLine: building the list
+			// would allocate a string per ancestor and record, so each
+			// command line is composed in the buffer and tested in turn.
+			return func(p *Evaluator) bool {
+				for _, a := range p.ev.Ancestry {
+					p.buf = appendAncestorCmdline(p.buf[:0], a)
+					if t(unsafe.String(unsafe.SliceData(p.buf), len(p.buf))) {
+						return true
+					}
+				}
+				return false
+			}
+		}
 		slot := l.listSlot(f)
 		return func(p *Evaluator) bool {
 			return slices.ContainsFunc(p.listValue(slot, f), func(s string) bool { return t(s) })
@@ -1159,6 +1173,21 @@ func (l *loader) fieldEval(f *sysflow.Field, t strTest) func(*Evaluator) bool {
 	}
 	get := f.Str
 	return func(p *Evaluator) bool { return t(get(p.ev)) }
+}
+
+// appendAncestorCmdline appends one element of sf.proc.acmdline: the exe,
+// and a space and the arguments when there are any
+// (TestAncestorCmdlineAppender checks it against the field on every trace
+// event).
+func appendAncestorCmdline(b []byte, a *sysflow.Process) []byte {
+	if a == nil {
+		return b
+	}
+	b = append(b, a.Exe...)
+	if args := sysflow.ProcArgs(a); args != "" {
+		b = append(append(b, ' '), args...)
+	}
+	return b
 }
 
 // sigmaFieldref compares two fields' values: equal (or containing,

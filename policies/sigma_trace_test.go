@@ -495,3 +495,28 @@ func TestSigmaPolicyTestFile(t *testing.T) {
 		t.Fatalf("passed %d, failed %d, err %v:\n%s", passed, failed, err, out.String())
 	}
 }
+
+// TestSigmaEvaluationAllocatesNothing: evaluating the shipped Sigma rules
+// with the reference's mapping (whose ParentCommandLine is the ancestry's
+// command lines) allocates nothing per record.
+func TestSigmaEvaluationAllocatesNothing(t *testing.T) {
+	dir := shared.Path(t, "policies", "sf-processor", "sigma")
+	set, _, err := policies.Load([]string{filepath.Join(dir, "rules")}, policies.Options{SigmaConfig: filepath.Join(dir, "config", "sysflow.yml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []*sysflow.Event
+	for _, x := range allTraceEvents(t) {
+		evs = append(evs, x...)
+	}
+	e := set.NewEvaluator()
+	matched := 0
+	allocs := testing.AllocsPerRun(3, func() {
+		for _, ev := range evs {
+			e.MatchRules(ev, func(*policies.Rule) { matched++ })
+		}
+	})
+	if allocs != 0 || matched == 0 {
+		t.Fatalf("%v allocations per pass over %d events (%d matches)", allocs, len(evs), matched)
+	}
+}
