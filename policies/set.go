@@ -21,8 +21,9 @@ type Rule struct {
 	Output    string // as written, with %field references
 	Filter    bool   // a drop filter (- filter: / - drop:)
 	Pos       Position
-	Condition string     // as written; appended parts joined by a space
-	Sigma     *SigmaInfo // a Sigma rule's metadata, nil for Falco-style rules
+	Condition string              // as written; appended parts joined by a space
+	Sigma     *SigmaInfo          // a Sigma rule's metadata, nil for Falco-style rules
+	Meta      []sysflow.MetaField // what alerts carry of Sigma (id, status, references, ...); shared, never modify
 
 	index    int
 	root     *cnode
@@ -210,7 +211,7 @@ func (e *Evaluator) Match(ev *sysflow.Event, dst []sysflow.Match) []sysflow.Matc
 	e.begin(ev)
 	for _, r := range e.set.byKind[ev.Kind&31] {
 		if e.holds(r) {
-			dst = append(dst, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.render(ev)})
+			dst = append(dst, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.render(ev), Meta: r.Meta})
 		}
 	}
 	e.ev = nil

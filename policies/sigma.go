@@ -40,6 +40,30 @@ type SigmaInfo struct {
 	Category       string
 }
 
+// meta lists the metadata alerts carry, in a fixed order, without empty
+// entries.
+func (s *SigmaInfo) meta() []sysflow.MetaField {
+	var out []sysflow.MetaField
+	add := func(k string, list bool, vs ...string) {
+		var keep []string
+		for _, v := range vs {
+			if v != "" {
+				keep = append(keep, v)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, sysflow.MetaField{Key: k, Values: keep, List: list})
+		}
+	}
+	add("sigma.id", false, s.ID)
+	add("sigma.status", false, s.Status)
+	add("sigma.level", false, s.Level)
+	add("sigma.author", false, s.Author)
+	add("sigma.references", true, s.References...)
+	add("sigma.falsepositives", true, s.FalsePositives...)
+	return out
+}
+
 // isSigmaDoc reports whether a YAML document is a Sigma rule: a mapping
 // with a detection key (a Falco-style file is a list).
 func isSigmaDoc(root *yaml.Node) bool {
@@ -249,7 +273,7 @@ func (l *loader) compileSigma(r *ruleDef) *Rule {
 	if info.Status != "" {
 		all = append(all, "sigma.status:"+info.Status)
 	}
-	rule := &Rule{Name: r.name, Desc: desc, Priority: prio, Tags: dedup(all), Pos: r.pos, Sigma: info, kinds: mask & canTrue}
+	rule := &Rule{Name: r.name, Desc: desc, Priority: prio, Tags: dedup(all), Pos: r.pos, Sigma: info, Meta: info.meta(), kinds: mask & canTrue}
 	for i := 0; i+1 < len(det.Content); i += 2 {
 		if det.Content[i].Value == "condition" {
 			rule.Condition = conditionText(det.Content[i+1])

@@ -166,6 +166,14 @@ func TestSigmaAlert(t *testing.T) {
 		strings.Join(info.References, ",") != "https://example.org/a" || strings.Join(info.FalsePositives, ",") != "admins" {
 		t.Fatalf("metadata %+v", info)
 	}
+	meta := map[string]string{}
+	for _, f := range m.Meta {
+		meta[f.Key] = strings.Join(f.Values, ",")
+	}
+	if meta["sigma.id"] != "4a2f" || meta["sigma.status"] != "experimental" || meta["sigma.level"] != "critical" ||
+		meta["sigma.references"] != "https://example.org/a" || meta["sigma.falsepositives"] != "admins" {
+		t.Fatalf("alert metadata %v", m.Meta)
+	}
 	if ms := set.Match(&sysflow.Event{Kind: sysflow.KindProcessEvent, OpFlags: sysflow.OpClone, Proc: ev.Proc}, nil); len(ms) != 0 {
 		t.Fatalf("a clone matched a process_creation rule: %v", ms)
 	}

@@ -12,25 +12,29 @@ import (
 	"github.com/sfconnector/sfconnector/testenv/shared"
 )
 
+type alertPolicy struct {
+	ID   string         `json:"id"`
+	Meta map[string]any `json:"meta"`
+}
+
 // alertRules returns, per rule id, how many records of a JSON output file
-// carry it.
-func alertRules(t *testing.T, path string) map[string]int {
+// carry it, and one of its policy entries.
+func alertRules(t *testing.T, path string) (map[string]int, map[string]alertPolicy) {
 	t.Helper()
-	out := map[string]int{}
+	out, one := map[string]int{}, map[string]alertPolicy{}
 	for _, line := range readOutput(t, path) {
 		var rec struct {
-			Policies []struct {
-				ID string `json:"id"`
-			} `json:"policies"`
+			Policies []alertPolicy `json:"policies"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
 		for _, p := range rec.Policies {
 			out[p.ID]++
+			one[p.ID] = p
 		}
 	}
-	return out
+	return out, one
 }
 
 // TestCLISigmaBothLanguages runs the shellshock trace through two policy
@@ -80,7 +84,9 @@ pipeline:
 	if code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", code, tail(stderr, 2000))
 	}
-	falco, sigma, both := alertRules(t, falcoOut), alertRules(t, sigmaOut), alertRules(t, mixedOut)
+	falco, falcoPol := alertRules(t, falcoOut)
+	sigma, sigmaPol := alertRules(t, sigmaOut)
+	both, _ := alertRules(t, mixedOut)
 	// The trace holds one shell started by the CGI program (bash -c cat
 	// /etc/passwd) and the two opens of /etc/passwd below it.
 	if falco["Shell spawned by a web server or database"] == 0 || falco["Shell spawned by a CGI program"] != 0 {
@@ -88,6 +94,19 @@ pipeline:
 	}
 	if sigma["Shell spawned by a CGI program"] != 1 || sigma["Account database read below a CGI program"] != 2 || len(sigma) != 2 {
 		t.Errorf("Sigma engine alerts: %v", sigma)
+	}
+	// The Sigma alert carries the rule's metadata as written in
+	// cgi_shell.yml; Falco-style alerts keep the reference's shape.
+	meta := sigmaPol["Shell spawned by a CGI program"].Meta
+	refs, _ := meta["sigma.references"].([]any)
+	if meta["sigma.id"] != "5b0c9d3e-3f4a-4b8e-9a61-0c1f2d3e4a01" || meta["sigma.status"] != "experimental" ||
+		len(refs) != 1 || refs[0] != "https://nvd.nist.gov/vuln/detail/CVE-2014-6271" {
+		t.Errorf("Sigma alert metadata: %v", meta)
+	}
+	for id, p := range falcoPol {
+		if p.Meta != nil {
+			t.Errorf("Falco-style alert %q has metadata %v", id, p.Meta)
+		}
 	}
 	if both["Shell spawned by a CGI program"] != 1 || both["cat of the account database"] != 1 || len(both) != 2 {
 		t.Errorf("mixed directory alerts: %v", both)
