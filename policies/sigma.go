@@ -259,7 +259,11 @@ func (l *loader) compileSigma(r *ruleDef) *Rule {
 		return nil
 	}
 	if c.skip != nil {
-		l.warn(c.skip.pos, label, c.skip.src, "rule skipped: %s", c.skip.msg)
+		verdict := "rule skipped"
+		if l.opts.Strict {
+			verdict = "rule refused (strict mode)"
+		}
+		l.warn(c.skip.pos, label, c.skip.src, "%s: %s", verdict, c.skip.msg)
 		return nil
 	}
 	root = junction(true, []*cnode{base, root})

@@ -61,6 +61,12 @@ func TestSigmaDiagnostics(t *testing.T) {
 				if found.Pos.Line != c.line || found.Pos.Col != c.col {
 					t.Errorf("strict %v: %s: at %d:%d, expected %d:%d", strict, found, found.Pos.Line, found.Pos.Col, c.line, c.col)
 				}
+				if c.severity == policies.SeverityWarning {
+					verdict := map[bool]string{false: "rule skipped: ", true: "rule refused (strict mode): "}[strict]
+					if !strings.HasPrefix(found.Msg, verdict) {
+						t.Errorf("strict %v: %q does not start with %q", strict, found.Msg, verdict)
+					}
+				}
 				if found.Source == "" {
 					t.Errorf("%s: no source line", found)
 				}
