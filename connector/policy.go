@@ -31,20 +31,14 @@ type PolicyStage struct {
 // LoadPolicies loads the policy paths of a policyengine plugin (comma
 // separated), or the bundled defaults when paths is empty.
 // Warnings go to logger; errors come back in the error, all of them.
-func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
-	return LoadPoliciesWith(paths, policies.Options{Strict: strict}, logger)
-}
-
-// LoadPoliciesWith is LoadPolicies with every loading option (the Sigma
-// field mapping, for one).
-func LoadPoliciesWith(paths string, opts policies.Options, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+func LoadPolicies(paths string, lo policies.Options, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
 	var set *policies.Set
 	var diags []policies.Diagnostic
 	var err error
 	if strings.TrimSpace(paths) == "" {
-		set, diags, err = policies.LoadDefault(opts)
+		set, diags, err = policies.LoadDefault(lo)
 	} else {
-		set, diags, err = policies.Load(splitList(paths), opts)
+		set, diags, err = policies.Load(splitList(paths), lo)
 	}
 	if err == nil {
 		for _, d := range diags {
@@ -79,6 +73,19 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	// says which the reference would have read.
 	k.Enum("language", "falco", "falco", "sigma")
 	sigmaConfig := k.String("config", "")
+	compat := k.Enum("compat", "none", policies.CompatSFProcessor, "none")
+	if opts.Compat != "" {
+		compat = strings.ToLower(opts.Compat)
+	}
+	lo := policies.Options{Strict: strict}
+	switch compat {
+	case policies.CompatSFProcessor:
+		lo = lo.SFProcessorCompat()
+	case "none":
+	default:
+		return nil, fmt.Errorf("%s: --compat %q: want %s or none", n.Where, opts.Compat, policies.CompatSFProcessor)
+	}
+	lo.SigmaConfig = sigmaConfig
 	if err := k.Err(); err != nil {
 		return nil, err
 	}
@@ -92,8 +99,10 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 		// record through (enrich) or drops nothing (filter)
 		return ps, nil
 	}
-	lopts := policies.Options{Strict: strict, SigmaConfig: sigmaConfig}
-	set, _, err := LoadPoliciesWith(paths, lopts, opts.Logger)
+	if compat == policies.CompatSFProcessor {
+		opts.Logger.Info("policies evaluated as sf-processor 0.7.0 does (compat: sf-processor)", "plugin", n.Where)
+	}
+	set, _, err := LoadPolicies(paths, lo, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key \"policies\": %w", n.Where, err)
 	}
@@ -110,7 +119,7 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 			watched = append(watched, sigmaConfig)
 		}
 		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: watched,
-			Options: lopts, Debounce: debounce, Logger: opts.Logger}, t)
+			Options: lo, Debounce: debounce, Logger: opts.Logger}, t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
 		}
