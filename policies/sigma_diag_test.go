@@ -82,6 +82,21 @@ func TestSigmaDiagnostics(t *testing.T) {
 	}
 }
 
+// TestSigmaBuiltInLogSource: with the built-in mapping, a rule naming the
+// service sysflow loads, and one naming another service is skipped.
+func TestSigmaBuiltInLogSource(t *testing.T) {
+	for service, loads := range map[string]bool{"sysflow": true, "auditd": false} {
+		text := "title: T\nlogsource:\n    product: linux\n    service: " + service + "\n    category: process_creation\ndetection:\n    sel:\n        Image: /bin/sh\n    condition: sel\n"
+		set, diags, err := policies.LoadFS(fstest.MapFS{"r.yml": {Data: []byte(text)}}, []string{"r.yml"}, policies.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(set.Rules()) == 1; got != loads {
+			t.Errorf("service %s: loaded %v, expected %v (%v)", service, got, loads, diags)
+		}
+	}
+}
+
 // TestSigmaMappingOneToMany maps one Sigma field to two SysFlow fields and
 // adds a log source condition: each value holds when it holds on either
 // field, and the condition applies to every rule of the source.

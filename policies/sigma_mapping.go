@@ -65,6 +65,9 @@ func (l *loader) loadSigmaMapping(path string) *sigmaMapping {
 	m := &sigmaMapping{file: path, fields: map[string][]*sysflow.Field{}}
 	if path == "" {
 		m.file = "(built-in Sigma mapping)"
+		// the log source the reference's mapping declares, without
+		// conditions: rules naming service sysflow load with it too
+		m.sources = []sigmaSource{{name: "sysflow", product: "linux", service: "sysflow"}}
 		for name, targets := range defaultSigmaFields {
 			for _, t := range targets {
 				if f, ok := l.opts.Fields.LookupField(t); ok {
