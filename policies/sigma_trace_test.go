@@ -441,6 +441,11 @@ func TestShippedSigmaRulesOnTraces(t *testing.T) {
 	if total == 0 {
 		t.Error("no shipped rule fired on any trace: the comparison proves little")
 	}
+	// The built-in mapping (ParentImage is the direct parent) agrees with
+	// the naive evaluator too.
+	if _, set := checkAgainstNaive(t, filepath.Join(dir, "rules"), ""); len(set.Rules()) != n-2 {
+		t.Errorf("built-in mapping: %d of %d shipped rules loaded", len(set.Rules()), n)
+	}
 	_, _, err := policies.Load([]string{filepath.Join(dir, "rules")}, policies.Options{SigmaConfig: filepath.Join(dir, "config", "sysflow.yml"), Strict: true})
 	le, ok := err.(*policies.LoadError)
 	if !ok || len(le.Diagnostics) != 2 || !strings.Contains(le.Diagnostics[0].Msg, "LogonId") || !strings.Contains(le.Diagnostics[1].Msg, "LogonId") {
