@@ -50,8 +50,8 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
 	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
 	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
-	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
-	{Kind: KindPolicy, Key: "config", Doc: "sf-processor's policy-language configuration (its Sigma field mapping); accepted when empty, as in its pipeline.otel.json: only falco policies are supported"},
+	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "falco or sigma; either way Falco-style files (YAML lists) and Sigma rules (mappings with a detection) are told apart by their content, so one directory may hold both"},
+	{Kind: KindPolicy, Key: "config", Doc: "Sigma field-mapping file (sigmac format: logsources, fieldmappings) for the Sigma rules among the policies; empty: the built-in mapping (docs/policies.md)"},
 	{Kind: KindPolicy, Key: "compat", Default: "none", Doc: "sf-processor: evaluate as sf-processor 0.7.0 does (macros and lists resolved within their own file, every rule of a repeated name evaluated, a process outside any container typed DOCKER), to compare alerts side by side; none: sfconnector's semantics (docs/migrating.md)"},
 
 	// exporter
