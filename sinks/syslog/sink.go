@@ -28,6 +28,9 @@ const (
 	maxBackoff     = 5 * time.Second
 	stableAfter    = time.Second
 	closeGrace     = time.Second // how long Close lets a Publish in progress finish
+	// downLogEvery: an unreachable receiver is logged at the first failed
+	// dial, then at most this often until a connection is made.
+	downLogEvery = 10 * time.Second
 )
 
 // Stats are the sink's counters since New.
@@ -80,7 +83,21 @@ type Sink struct {
 	frame     []byte // scratch: the framed message
 	body      []byte // scratch: the encoded event
 
+	// down is set while the receiver cannot be reached (dials failing),
+	// for Health, which must not wait for mu (a Publish may hold it for
+	// ReconnectTimeout); nil once a connection is made.
+	down      atomic.Pointer[downState]
+	downLogAt time.Time // under mu: when down was last logged
+	downDials int       // under mu: failed dials since then
+	aborted   atomic.Bool
+
 	sent, resent, reconnects, truncated atomic.Int64
+}
+
+// downState is why and since when the receiver is unreachable.
+type downState struct {
+	since time.Time
+	err   error
 }
 
 // New validates cfg and returns a sink. It reads the TLS files but does
@@ -145,7 +162,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.aborted.Load() {
 		return ErrClosed
 	}
 	s.pushed = 0
@@ -374,7 +391,14 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 	if err != nil {
 		s.lastErr = err
 		s.backOff()
+		if ctx.Err() == nil {
+			s.noteDownLocked(err)
+		}
 		return err
+	}
+	if d := s.down.Swap(nil); d != nil {
+		s.log.Info("syslog: receiver reachable again", watermill.LogFields{"addr": s.addr,
+			"unreachable_for": time.Since(d.since).Round(time.Millisecond).String()})
 	}
 	if s.connected {
 		s.reconnects.Add(1)
@@ -401,6 +425,50 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 	s.resent.Add(int64(n))
 	s.log.Info("syslog: reconnected, sent the kept messages again", watermill.LogFields{"addr": s.addr, "messages": n})
 	return nil
+}
+
+// noteDownLocked records a failed dial. The first of a series is logged
+// at once (a Publish keeps trying for ReconnectTimeout before it fails, and
+// that must not hide the problem), the next ones at most every
+// downLogEvery.
+func (s *Sink) noteDownLocked(err error) {
+	now := time.Now()
+	s.downDials++
+	d := s.down.Load()
+	if d == nil {
+		s.down.Store(&downState{since: now, err: err})
+		s.downLogAt, s.downDials = now, 0
+		s.log.Error("syslog: cannot reach the receiver; retrying", err, watermill.LogFields{"addr": s.addr, "proto": s.cfg.Proto})
+		return
+	}
+	s.down.Store(&downState{since: d.since, err: err})
+	if now.Sub(s.downLogAt) >= downLogEvery {
+		s.log.Error("syslog: receiver still unreachable", err, watermill.LogFields{"addr": s.addr, "proto": s.cfg.Proto,
+			"unreachable_for": now.Sub(d.since).Round(time.Second).String(), "failed_dials": s.downDials})
+		s.downLogAt, s.downDials = now, 0
+	}
+}
+
+// Health is nil unless the receiver is unreachable right now (the last
+// dials failed); then it says since when and why. It does not wait for a
+// Publish in progress.
+func (s *Sink) Health() error {
+	d := s.down.Load()
+	if d == nil {
+		return nil
+	}
+	return s.errorf("receiver unreachable since %s: %w", d.since.UTC().Format(time.RFC3339), d.err)
+}
+
+// Abort gives up on the receiver, for a shutdown deadline: a Publish
+// waiting for it fails at once with ErrClosed, later ones too, and Close
+// no longer waits to deliver the kept messages: it reports how many it had.
+func (s *Sink) Abort() {
+	s.aborted.Store(true)
+	s.cancel()
+	if c := s.active.Load(); c != nil {
+		_ = c.raw.SetWriteDeadline(time.Now())
+	}
 }
 
 func (s *Sink) backOff() {
@@ -605,6 +673,12 @@ func (s *Sink) Close() error {
 }
 
 func (s *Sink) drainLocked() error {
+	if s.aborted.Load() {
+		if n := s.ring.len(); n > 0 {
+			return s.errorf("aborted with %d messages not proven delivered: %w", n, s.cause())
+		}
+		return nil
+	}
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
