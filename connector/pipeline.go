@@ -96,8 +96,8 @@ type Settings struct {
 	// once a batch still fails after RetryMax retries, instead of
 	// redelivering it until the sink takes it (retry.failfast).
 	FailFast bool
-	Logger          *slog.Logger
-	Metrics         *Metrics
+	Logger   *slog.Logger
+	Metrics  *Metrics
 	// HeapFloor, when not zero, keeps the garbage collector's heap goal at
 	// this many bytes or more while Run runs (see heapFloor). It changes
 	// a process-wide setting: Build sets DefaultHeapFloor for the
