@@ -161,6 +161,10 @@ func New(src Source, root *Stage, flatCfg flatten.Config, settings Settings, clo
 // ErrShutdownTimeout means the drain did not finish within the deadline.
 var ErrShutdownTimeout = errors.New("shutdown deadline exceeded before every in-flight record was written")
 
+// ErrRecordsLost means the run ended with records that no sink took and
+// no dead-letter sink received; the error wrapping it has the counts.
+var ErrRecordsLost = errors.New("records lost")
+
 // Run runs the pipeline until the source has finished (files) or ctx is
 // cancelled (a signal), then drains: in-flight batches are written, sinks
 // flushed and closed, within Settings.ShutdownTimeout. At the deadline
@@ -289,6 +293,10 @@ func (p *Pipeline) warnNoDeadLetter() {
 // the deadline.
 func (p *Pipeline) retry(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
+		if p.abortCtx.Err() != nil {
+			// redelivered after the pipeline gave up: not tried again
+			return nil, fmt.Errorf("not written: %w", context.Cause(p.abortCtx))
+		}
 		delay := p.settings.RetryInitial
 		for n := 0; ; n++ {
 			out, err := h(msg)
@@ -360,7 +368,7 @@ func (p *Pipeline) reportLost() error {
 	}
 	p.log.Error("records lost: not written and no dead-letter sink took them",
 		append([]any{"batches", batches, "records", total}, slog.Group("per_sink", attrs...))...)
-	return fmt.Errorf("%d records of %d batches lost (per sink, before its policies: %s)", total, batches, strings.Join(parts, ", "))
+	return fmt.Errorf("%w: %d records of %d batches (per sink, before its policies: %s)", ErrRecordsLost, total, batches, strings.Join(parts, ", "))
 }
 
 func (p *Pipeline) closeAll() error {
