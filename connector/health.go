@@ -49,6 +49,8 @@ func (p *Pipeline) sinkFailed(i, records int, err error) {
 	}
 	h.mu.Unlock()
 	switch {
+	case p.abortCtx.Err() != nil:
+		// the write was cut short on purpose; abort logged why
 	case first:
 		p.log.Error("sink write failed; retrying", "sink", name, "records", records, "error", err)
 	case logNow:

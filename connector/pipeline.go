@@ -469,6 +469,7 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 		var err error
 		events, err = s.Transform.Process(ctx, slices.Clone(events))
 		if err != nil {
+			p.log.Error("transform failed; retrying", "stage", s.Name, "error", err)
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 		p.metrics.stageSeconds.WithLabelValues(s.Name).Observe(time.Since(start).Seconds())
@@ -566,9 +567,16 @@ func (w watermillLogger) args(f watermill.LogFields) []any {
 	return out
 }
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
-	if msg == "All handlers stopped, closing router" {
+	switch msg {
+	case "All handlers stopped, closing router":
 		// the normal end of a finished or stopped source, not an error
 		w.l.Debug(msg, w.args(f)...)
+		return
+	case "Handler returned error":
+		// a batch redelivered after its retries: the pipeline logs sink
+		// failures itself, at once and then rate-limited (sinkFailed),
+		// and transform failures in runStage
+		w.l.Debug(msg, append(w.args(f), "error", err)...)
 		return
 	}
 	w.l.Error(msg, append(w.args(f), "error", err)...)
