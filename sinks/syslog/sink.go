@@ -62,8 +62,11 @@ type Sink struct {
 
 	ctx    context.Context // cancelled when Close begins: aborts waits and dials
 	cancel context.CancelFunc
-	kick   chan struct{} // a connection broke; capacity 1
-	wg     sync.WaitGroup
+	// abortCtx is cancelled by Abort: it also cuts short Close's drain
+	abortCtx    context.Context
+	cancelAbort context.CancelFunc
+	kick        chan struct{} // a connection broke; capacity 1
+	wg          sync.WaitGroup
 
 	mu        sync.Mutex
 	closed    bool
@@ -90,6 +93,9 @@ type Sink struct {
 	downLogAt time.Time // under mu: when down was last logged
 	downDials int       // under mu: failed dials since then
 	aborted   atomic.Bool
+	// drainHook, when set (tests only), runs when Close starts delivering
+	// what it kept, so that a test can abort a drain in progress
+	drainHook func()
 
 	sent, resent, reconnects, truncated atomic.Int64
 }
@@ -125,6 +131,7 @@ func New(cfg Config) (*Sink, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.abortCtx, s.cancelAbort = context.WithCancel(context.Background())
 	if s.f.stream {
 		s.ring = newRing(cfg.Buffer)
 		s.wg.Add(1)
@@ -466,6 +473,7 @@ func (s *Sink) Health() error {
 func (s *Sink) Abort() {
 	s.aborted.Store(true)
 	s.cancel()
+	s.cancelAbort()
 	if c := s.active.Load(); c != nil {
 		_ = c.raw.SetWriteDeadline(time.Now())
 	}
@@ -679,8 +687,11 @@ func (s *Sink) drainLocked() error {
 		}
 		return nil
 	}
+	if s.drainHook != nil {
+		s.drainHook()
+	}
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(s.abortCtx, deadline)
 	defer cancel()
 	sleep := func(d time.Duration) {
 		select {
@@ -688,13 +699,13 @@ func (s *Sink) drainLocked() error {
 		case <-time.After(d):
 		}
 	}
-	for time.Now().Before(deadline) {
+	for ctx.Err() == nil {
 		if s.conn != nil && s.conn.isDead() {
 			s.failLocked(nil)
 		}
 		if s.ring.len() == 0 {
 			if s.conn != nil {
-				_ = s.conn.closeGracefully(time.Until(deadline)) // nothing left to prove
+				_ = s.conn.closeGracefully(ctx) // nothing left to prove
 			}
 			return nil
 		}
@@ -723,7 +734,7 @@ func (s *Sink) drainLocked() error {
 			}
 			continue
 		}
-		if err := s.conn.closeGracefully(time.Until(deadline)); err != nil {
+		if err := s.conn.closeGracefully(ctx); err != nil {
 			s.failLocked(err)
 			continue
 		}
@@ -734,6 +745,9 @@ func (s *Sink) drainLocked() error {
 			s.ring.popFront()
 		}
 		return nil
+	}
+	if s.aborted.Load() {
+		return s.errorf("aborted with %d messages not proven delivered: %w", s.ring.len(), s.cause())
 	}
 	return s.errorf("closed with %d messages not proven delivered: %w", s.ring.len(), s.cause())
 }
