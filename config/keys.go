@@ -98,12 +98,13 @@ var baseSpecs = []KeySpec{
 	{Kind: "settings", Key: "deadletter.nats.*", Doc: "the nats exporter's keys for a NATS dead-letter subject, e.g. deadletter.nats.url, deadletter.nats.subject"},
 	{Kind: "settings", Key: "retry.max", Default: "5", Doc: "retries of a failed sink write before the dead-letter sink"},
 	{Kind: "settings", Key: "retry.initial", Default: "100ms", Doc: "first retry delay (doubles each time)"},
+	{Kind: "settings", Key: "retry.failfast", Default: "false", Doc: "without a dead-letter sink: stop the run with an error (non-zero exit) once a batch still fails after retry.max retries, instead of retrying it until the sink takes it (flag -fail-fast)"},
 
 	// top-level settings of our YAML
 	{Kind: "settings", Key: "log.level", Default: "info", Doc: "debug, info, warn, error"},
 	{Kind: "settings", Key: "log.format", Default: "text", Doc: "text or json"},
 	{Kind: "settings", Key: "metrics.addr", Doc: "address for /metrics, /healthz and /readyz (e.g. :9090); empty: off"},
-	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written"},
+	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written; then retries are abandoned, what is undelivered goes to the dead-letter sink or is logged as lost (non-zero exit)"},
 }
 
 // KnownKeys lists the keys (canonical names and aliases) of a plugin kind.

@@ -67,6 +67,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
 		settings.RetryMax = k.Int("retry.max", 5)
 		settings.RetryInitial = k.Duration("retry.initial", 0)
+		settings.FailFast = k.Bool("retry.failfast", false)
 		dl, err := buildDeadLetter(ctx, cfg.Settings, k, opts)
 		if err != nil {
 			errs = append(errs, err)
