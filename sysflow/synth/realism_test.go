@@ -219,7 +219,10 @@ func TestFileTableBounded(t *testing.T) {
 	if st.Files > bound {
 		t.Fatalf("%d events define %d distinct files, want at most %d", st.Events(), st.Files, bound)
 	}
-	if st.Kinds[sysflow.KindFile] < 2*st.Files {
+	// Written once each, records would equal files; re-sent, they pass
+	// them by more the longer the trace (1.6 times at 200,000 events, 3.2
+	// at 600,000).
+	if 4*st.Kinds[sysflow.KindFile] < 5*st.Files {
 		t.Fatalf("%d file records for %d distinct files: fresh files are not re-sent", st.Kinds[sysflow.KindFile], st.Files)
 	}
 }
