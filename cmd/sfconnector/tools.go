@@ -17,9 +17,11 @@ import (
 )
 
 func cmdGen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("gen", "sfconnector gen [--records N] [--seed S] -o FILE", stderr)
+	fs := newFlagSet("gen", "sfconnector gen [--records N] [--seed S] [--attack-rate R] -o FILE", stderr)
 	records := fs.Int("records", 100000, "approximate number of events and flows to generate")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same trace, byte for byte")
+	attackRate := fs.Float64("attack-rate", synth.DefaultAttackRate,
+		fmt.Sprintf("attack scenarios per event, played as rare events among everyday traffic (0: none; at most %g)", synth.MaxAttackRate))
 	out := fs.String("o", "", "output trace file (required; '-' for standard output)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -29,6 +31,11 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
+		return exitError{code: 2}
+	}
+	opts := synth.Options{Records: *records, Seed: *seed, AttackRate: *attackRate, NoAttacks: *attackRate == 0}
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "gen: %v\n", err)
 		return exitError{code: 2}
 	}
 	var w io.Writer = stdout
@@ -41,7 +48,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		}
 		w = f
 	}
-	st, err := synth.Generate(w, synth.Options{Records: *records, Seed: *seed})
+	st, err := synth.Generate(w, opts)
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -51,7 +58,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("gen: %w", err)
 	}
 	if *out != "-" {
-		fmt.Fprintf(stderr, "wrote %s: %d records, %d events and flows\n", *out, st.Records, st.Events)
+		fmt.Fprintf(stderr, "wrote %s: %d records, %d events and flows, %d attack scenarios\n", *out, st.Records, st.Events, len(st.Attacks))
 	}
 	return nil
 }

@@ -111,24 +111,38 @@ var attackScenarios = []attack{
 	}},
 }
 
-// entryOf returns the entry process of the named container.
+// entryOf returns the application process (the master below the
+// container's init) of the named container.
 func (g *gen) entryOf(name string) *proc {
 	for _, c := range g.conts {
-		if c.c.Name == name || len(c.c.Name) > 4 && c.c.Name[:4] == "k8s_" && c.pod != nil && c.pod.Labels["app"] == name {
-			return c.entry
+		if c.c.Name == name || c.pod != nil && c.pod.Labels["app"] == name {
+			return c.master
 		}
 	}
-	return g.daemons[0]
+	return g.host
 }
 
-// hostShell is the interactive user shell on the host.
+// hostShell is an administrator's interactive shell on the host, logged in
+// over ssh by the first scenario that needs it: everyday traffic has no
+// interactive session (the real traces have none), so the login belongs to
+// the attacks.
 func (g *gen) hostShell() *proc {
+	if g.shell != nil {
+		return g.shell
+	}
+	sshd := g.host
 	for _, d := range g.daemons {
-		if d.cont == nil && path.Base(d.p.Exe) == "bash" {
-			return d
+		if d.cont == nil && path.Base(d.p.Exe) == "sshd" {
+			sshd = d
+			break
 		}
 	}
-	return g.daemons[0]
+	session := g.spawn(sshd, "/usr/sbin/sshd", "-D -R", &profile{})
+	bash := g.clone(session, nil, &profile{})
+	bash.p.UID, bash.p.GID, bash.p.UserName, bash.p.GroupName, bash.p.TTY, bash.p.Cwd = 1000, 1000, "alice", "alice", true, "/home/alice"
+	g.exec(bash, "/bin/bash", "")
+	g.shell = bash
+	return bash
 }
 
 func (g *gen) emitProcessEvent(p *proc, op int32, args []string, ret int32) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -92,23 +93,11 @@ func TestMixAndStats(t *testing.T) {
 			if events < n || events > n+40 {
 				t.Fatalf("%d events for Records=%d", events, n)
 			}
-			share := func(k sysflow.RecordKind) float64 { return float64(kinds[k]) / float64(events) }
-			t.Logf("%d records, %d events: FF %.3f NF %.3f PE %.3f FE %.3f KE %.4f", len(recs), events,
-				share(sysflow.KindFileFlow), share(sysflow.KindNetworkFlow), share(sysflow.KindProcessEvent),
-				share(sysflow.KindFileEvent), share(sysflow.KindK8sEvent))
-			bounds := []struct {
-				kind     sysflow.RecordKind
-				min, max float64
-			}{
-				{sysflow.KindFileFlow, 0.80, 0.90},
-				{sysflow.KindNetworkFlow, 0.03, 0.09},
-				{sysflow.KindProcessEvent, 0.03, 0.12}, // setup and attacks weigh more in short traces
-				{sysflow.KindFileEvent, 0.01, 0.04},
-				{sysflow.KindK8sEvent, 0.0005, 0.01},
-			}
-			for _, b := range bounds {
-				if s := share(b.kind); s < b.min || s > b.max {
-					t.Errorf("%s share %.4f outside [%.4f, %.4f]", b.kind, s, b.min, b.max)
+			// The shares of the mix are TestRealism's business; here only
+			// that every kind of everyday event is there.
+			for _, k := range []sysflow.RecordKind{sysflow.KindFileFlow, sysflow.KindNetworkFlow, sysflow.KindProcessEvent, sysflow.KindFileEvent} {
+				if kinds[k] == 0 {
+					t.Errorf("no %s records", k)
 				}
 			}
 			if kinds[sysflow.KindHeader] != 1 || recs[0].Kind != sysflow.KindHeader {
@@ -117,8 +106,16 @@ func TestMixAndStats(t *testing.T) {
 			if kinds[sysflow.KindContainer] < 4 || kinds[sysflow.KindPod] < 2 {
 				t.Fatalf("containers %d, pods %d", kinds[sysflow.KindContainer], kinds[sysflow.KindPod])
 			}
-			if !reflect.DeepEqual(st.Attacks, synth.AttackNames()) {
-				t.Fatalf("attacks %v, want %v", st.Attacks, synth.AttackNames())
+			// The default rate plays round(n * rate) scenarios, each in turn.
+			names := synth.AttackNames()
+			want := int(math.Round(float64(n) * synth.DefaultAttackRate))
+			if len(st.Attacks) != want {
+				t.Fatalf("%d attacks for %d events, want %d", len(st.Attacks), n, want)
+			}
+			for i, a := range st.Attacks {
+				if a != names[i%len(names)] {
+					t.Fatalf("attack %d is %s, want %s", i, a, names[i%len(names)])
+				}
 			}
 		})
 	}
@@ -209,7 +206,8 @@ func checkTS(t *testing.T, i int, last *int64, ts int64) {
 func TestAttacks(t *testing.T) {
 	for _, noAttacks := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NoAttacks=%v", noAttacks), func(t *testing.T) {
-			data, st := generate(t, synth.Options{Seed: 11, Records: 5000, NoAttacks: noAttacks})
+			// 5,000 events at 0.002 scenarios per event: each of the ten once.
+			data, st := generate(t, synth.Options{Seed: 11, Records: 5000, AttackRate: 0.002, NoAttacks: noAttacks})
 			recs := decode(t, data)
 			found := findAttacks(recs)
 			for _, name := range synth.AttackNames() {
@@ -219,6 +217,9 @@ func TestAttacks(t *testing.T) {
 			}
 			if noAttacks && len(st.Attacks) != 0 {
 				t.Errorf("stats list attacks %v", st.Attacks)
+			}
+			if !noAttacks && !reflect.DeepEqual(st.Attacks, synth.AttackNames()) {
+				t.Errorf("attacks %v, want each once: %v", st.Attacks, synth.AttackNames())
 			}
 		})
 	}
@@ -309,6 +310,11 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if _, err := synth.Generate(&buf, synth.Options{Writer: sysflow.WriterOptions{Codec: "lz4"}}); err == nil {
 		t.Fatal("bad codec accepted")
+	}
+	for _, rate := range []float64{-0.001, synth.MaxAttackRate * 1.01, math.NaN()} {
+		if _, err := synth.Generate(&buf, synth.Options{AttackRate: rate}); err == nil || !strings.Contains(err.Error(), "attack rate") {
+			t.Errorf("attack rate %v: error %v, want one naming the attack rate", rate, err)
+		}
 	}
 }
 
