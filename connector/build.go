@@ -240,7 +240,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	k := n.Keys()
 	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "null")
 	grouped := k.Enum("type", "telemetry", "telemetry", "alert") == "alert"
-	format := k.Enum("format", "json", "json", "ecs", "text", "avro")
+	format := k.Enum("format", "json", "json", "ecs", "text", "avro", "otel")
 	flat := k.Bool("flat", false)
 	k.Int("buffer", 0)
 	k.Bool("vault.secrets", false)
@@ -250,7 +250,8 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		opts.Logger.Debug("exporter keys of other export types are not used", "plugin", n.Where, "export", export, "keys", strings.Join(unused, ","))
 	}
 	var enc encoding.Encoder
-	if format != "avro" {
+	busOnly := format == "avro" || format == "otel"
+	if !busOnly {
 		var err error
 		enc, err = newEncoder(format, flat, opts.Version)
 		if err != nil {
@@ -261,8 +262,8 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	var err error
 	switch export {
 	case "terminal":
-		if format == "avro" {
-			return nil, fmt.Errorf("%s: key \"format\": avro is for kafka and nats exporters", n.Where)
+		if busOnly {
+			return nil, fmt.Errorf("%s: key \"format\": %s is for kafka and nats exporters", n.Where, format)
 		}
 		out := opts.Stdout
 		if out == nil {
@@ -277,6 +278,9 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
+		if busOnly {
+			return nil, fmt.Errorf("%s: key \"format\": %s is for kafka and nats exporters", n.Where, format)
+		}
 		if opts.DryRun {
 			return dryRunSink(c.Validate())
 		}
@@ -289,7 +293,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	case "null":
 		s = &Sink{Name: "null", Pub: null.New()}
 	case "syslog":
-		if format == "avro" || format == "text" {
+		if busOnly || format == "text" {
 			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)
 		}
 		c := syslog.Config{
