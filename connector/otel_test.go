@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -336,4 +337,113 @@ pipeline:
 		url, prefix, stream, testenv.Name(t, "d")), policyDir, len(want))
 	sameMultiset(t, got, want)
 	t.Logf("%d flat events in %d NATS messages; %d alerts, as in the direct run", events, n, len(got))
+}
+
+// alertKey is what identifies an alert across encodings: its event time,
+// type, process, the matched rules in order and the highest priority.
+func alertKey(ts int64, typ string, pid int64, rules []string, priority string) string {
+	return fmt.Sprintf("%d %s %d [%s] %s", ts, typ, pid, strings.Join(rules, ","), priority)
+}
+
+// Alerts written as OTLP log records carry their rules and a severity
+// from their highest priority: the runtimeintegrity alerts of the traces,
+// sent to Kafka with format otel and decoded by the OpenTelemetry library,
+// are the direct run's JSON alerts (read with encoding/json), as
+// multisets, with WARN, ERROR and FATAL for low, medium and high.
+func TestOTLPAlertsThroughKafka(t *testing.T) {
+	traces, _ := otelTraces(t)
+	brokers := testenv.Kafka(t)
+	topic := testenv.Name(t, "otelalerts")
+	policyDir := shared.Path(t, "policies", "sf-processor", "runtimeintegrity")
+
+	want := map[string]int{}
+	direct := directAlerts(t, traces, policyDir)
+	for _, line := range direct {
+		var a struct {
+			TS       int64               `json:"ts"`
+			Type     string              `json:"type"`
+			Proc     struct{ PID int64 } `json:"proc"`
+			Policies []struct {
+				ID       string `json:"id"`
+				Priority int    `json:"priority"`
+			} `json:"policies"`
+		}
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("direct alert %.200s: %v", line, err)
+		}
+		var rules []string
+		top := 0
+		for _, p := range a.Policies {
+			rules = append(rules, p.ID)
+			top = max(top, p.Priority)
+		}
+		want[alertKey(a.TS, a.Type, a.Proc.PID, rules, []string{"", "low", "medium", "high"}[top])]++
+	}
+	if len(direct) == 0 {
+		t.Fatal("the direct run raised no alert: nothing to compare")
+	}
+
+	runConfig(t, fmt.Sprintf(`
+source: {driver: file}
+pipeline:
+  - {processor: sysflowreader, handler: flattener, in: sysflow a, out: flat b}
+  - {processor: policyengine, in: flat b, out: evt c, mode: alert, policies: %q}
+  - {processor: exporter, in: evt c, export: kafka, format: otel,
+     kafka.brokers: %q, kafka.topic: %q, kafka.create.topics: true, kafka.partitions: 2}
+`, policyDir, strings.Join(brokers, ","), topic), []string{traces}, nil)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	severity := map[string]plog.SeverityNumber{"low": plog.SeverityNumberWarn, "medium": plog.SeverityNumberError, "high": plog.SeverityNumberFatal}
+	got := 0
+	for got < len(direct) {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d alerts of %d", got, len(direct))
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			ld, err := (&plog.ProtoUnmarshaler{}).UnmarshalLogs(it.Next().Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ld.ResourceLogs().Len() {
+				sls := ld.ResourceLogs().At(i).ScopeLogs()
+				for j := range sls.Len() {
+					lrs := sls.At(j).LogRecords()
+					for k := range lrs.Len() {
+						lr := lrs.At(k)
+						attrs := lr.Attributes()
+						var rules []string
+						if v, ok := attrs.Get("sf.alert.rules"); ok {
+							for _, r := range v.Slice().All() {
+								rules = append(rules, r.Str())
+							}
+						}
+						typ, _ := attrs.Get("sf.type")
+						var pid int64
+						if v, ok := attrs.Get("sf.proc.pid"); ok {
+							pid = v.Int()
+						}
+						if sev, ok := severity[lr.SeverityText()]; !ok || sev != lr.SeverityNumber() || lr.EventName() != "sysflow.alert" {
+							t.Fatalf("alert with severity %s %q, event name %q", lr.SeverityNumber(), lr.SeverityText(), lr.EventName())
+						}
+						want[alertKey(int64(lr.Timestamp()), typ.Str(), pid, rules, lr.SeverityText())]--
+						got++
+					}
+				}
+			}
+		}
+	}
+	for k, n := range want {
+		if n != 0 {
+			t.Errorf("%+d times more in the direct run than on the topic: %s", n, k)
+		}
+	}
+	t.Logf("%d alerts on the topic, as in the direct run", got)
 }
