@@ -116,7 +116,7 @@ func (f *FlatFields) slot(name string, kind sysflow.FieldKind) (reflect.Value, b
 		return reflect.Value{}, false, nil
 	}
 	if s.kind != kind {
-		return reflect.Value{}, true, fmt.Errorf("field %s is %s, not %s", name, s.kind, kind)
+		return reflect.Value{}, true, fmt.Errorf("want %s, got %s", s.kind, kind)
 	}
 	v := f.v
 	for _, i := range s.index {

@@ -107,35 +107,44 @@ func (d *Decoder) event(res pcommon.Map, lr plog.LogRecord) (*sysflow.Event, err
 func setAll(ff *avro.FlatFields, m pcommon.Map) error {
 	var err error
 	m.Range(func(k string, v pcommon.Value) bool {
-		if !strings.HasPrefix(k, "sf.") {
-			return true
+		if strings.HasPrefix(k, "sf.") {
+			err = set(ff, k, v)
 		}
-		kind, known := avro.FlatFieldKind(k)
-		if !known {
-			return true
-		}
-		err = set(ff, k, kind, v)
 		return err == nil
 	})
 	return err
 }
 
-func set(ff *avro.FlatFields, k string, kind sysflow.FieldKind, v pcommon.Value) error {
+// set sets field k from v by v's type; the FlatFields setter reports a
+// name that is not a field (ignored) and a value of the wrong kind.
+func set(ff *avro.FlatFields, k string, v pcommon.Value) error {
 	var err error
-	switch {
-	case kind == sysflow.FieldInt && v.Type() == pcommon.ValueTypeInt:
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
 		_, err = ff.SetInt(k, v.Int())
-	case kind == sysflow.FieldStr && v.Type() == pcommon.ValueTypeStr:
+	case pcommon.ValueTypeStr:
 		_, err = ff.SetStr(k, v.Str())
-	case kind == sysflow.FieldBool && v.Type() == pcommon.ValueTypeBool:
+	case pcommon.ValueTypeBool:
 		_, err = ff.SetBool(k, v.Bool())
-	case kind == sysflow.FieldList:
-		var l []string
-		if l, err = stringList(k, v); err == nil {
-			_, err = ff.SetList(k, l)
+	case pcommon.ValueTypeSlice:
+		kind, known := avro.FlatFieldKind(k)
+		if !known {
+			return nil
 		}
+		if kind != sysflow.FieldList {
+			return fmt.Errorf("attribute %s: want %s, got %s", k, kind, v.Type())
+		}
+		l, err := stringList(k, v)
+		if err != nil {
+			return err
+		}
+		_, err = ff.SetList(k, l)
+		return err
 	default:
-		return fmt.Errorf("attribute %s: want %s, got %s", k, kind, v.Type())
+		if kind, known := avro.FlatFieldKind(k); known {
+			return fmt.Errorf("attribute %s: want %s, got %s", k, kind, v.Type())
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("attribute %s: %w", k, err)

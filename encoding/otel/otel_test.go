@@ -337,7 +337,7 @@ func TestDecodeErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"record 0: no sf.type", "record 1: attribute sf.proc.pid: want int, got Str", "record 3: attribute sf.alert.matches[0]: want a map"} {
+	for _, want := range []string{"record 0: no sf.type", "record 1: attribute sf.proc.pid: want int, got str", "record 3: attribute sf.alert.matches[0]: want a map"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
