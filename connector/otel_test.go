@@ -30,10 +30,14 @@ import (
 
 // otelTraces links every shared trace into one directory (the file
 // source's input) and counts their flat events with the flattener alone.
+// Under the race detector it takes the traces under 100 KiB.
 func otelTraces(t *testing.T) (dir string, events int) {
 	t.Helper()
 	dir = t.TempDir()
 	for _, tr := range shared.Traces(t) {
+		if st, err := os.Stat(tr); raceDetector && (err != nil || st.Size() > 100<<10) {
+			continue
+		}
 		if err := os.Symlink(tr, filepath.Join(dir, filepath.Base(tr))); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +70,7 @@ func runConfig(t *testing.T, yaml string, inputs []string, done func() bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	built, err := connector.Build(ctx, cfg, connector.Options{Inputs: inputs, Logger: quietLog()})
 	if err != nil {
@@ -86,7 +90,7 @@ func runConfig(t *testing.T, yaml string, inputs []string, done func() bool) {
 			}
 		}
 		if ctx.Err() != nil {
-			t.Fatal("the pipeline did not deliver everything within 120s")
+			t.Fatal("the pipeline did not deliver everything within 300s")
 		}
 		cancel()
 	}
@@ -94,7 +98,7 @@ func runConfig(t *testing.T, yaml string, inputs []string, done func() bool) {
 		t.Fatalf("Run: %v", err)
 	}
 	if done == nil && ctx.Err() != nil {
-		t.Fatal("the pipeline did not finish within 120s")
+		t.Fatal("the pipeline did not finish within 300s")
 	}
 }
 
