@@ -80,6 +80,9 @@ type busEncoding struct {
 	format string // json, ecs, avro or otel
 	kind   string // flat, alert or raw (avro); proto or json (otel)
 	rc     avro.Config
+	// maxBytes bounds an otel message (0: the encoder's default): half the
+	// Kafka sink's batch.bytes, which a single message must not exceed.
+	maxBytes int
 }
 
 func readBusEncoding(b busKeys, format string) busEncoding {
@@ -93,7 +96,7 @@ func readBusEncoding(b busKeys, format string) busEncoding {
 // SysFlow record) or the JSON/ECS encoder given, and whether it is raw.
 func (e busEncoding) encoder(b busKeys, enc encoding.Encoder, where string, opts Options) (encoding.Encoder, bool, error) {
 	if e.format == "otel" {
-		return otelEncoder(b.prefix+"encoding", e.kind, where, opts.Version)
+		return otelEncoder(b.prefix+"encoding", e.kind, where, opts.Version, e.maxBytes)
 	}
 	if e.kind == "proto" || e.kind == "json" {
 		return nil, false, fmt.Errorf("%s: key %q: %s is an OpenTelemetry encoding: set format to otel", where, b.prefix+"encoding", e.kind)
@@ -136,6 +139,9 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger},
 		}
 		be := readBusEncoding(b, format)
+		if c.BatchBytes > 0 {
+			be.maxBytes = max(1, min(512<<10, int(c.BatchBytes/2)))
+		}
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
@@ -183,8 +189,8 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 // pipeline's "kafka.encoding": "proto" (and flat or alert, which mean
 // the same here: alerts always carry their rules) is protobuf, json is
 // OTLP/JSON.
-func otelEncoder(key, kind, where, version string) (encoding.Encoder, bool, error) {
-	o := otel.Options{Encoding: otel.Proto, Version: version}
+func otelEncoder(key, kind, where, version string, maxBytes int) (encoding.Encoder, bool, error) {
+	o := otel.Options{Encoding: otel.Proto, Version: version, MaxBytes: maxBytes}
 	switch kind {
 	case "raw":
 		return nil, false, fmt.Errorf("%s: key %q: raw forwarding is Avro: format otel carries flat events and alerts", where, key)

@@ -451,3 +451,48 @@ pipeline:
 	}
 	t.Logf("%d alerts on the topic, as in the direct run", got)
 }
+
+// With a small kafka.batch.bytes the OTLP messages stay within it (kafka-go
+// refuses a larger one): every message on the topic, read with franz-go,
+// is at most batch.bytes long, and messages still hold many records.
+func TestOTLPMessagesFitKafkaBatchBytes(t *testing.T) {
+	traces, events := otelTraces(t)
+	brokers := testenv.Kafka(t)
+	topic := testenv.Name(t, "otelsmall")
+	const batchBytes = 64 << 10
+	runConfig(t, fmt.Sprintf(`
+source: {driver: file}
+pipeline:
+  - {processor: sysflowreader, handler: flattener, in: sysflow a, out: flat b}
+  - {processor: exporter, in: flat b, export: kafka, format: otel, kafka.batch.bytes: %d,
+     kafka.brokers: %q, kafka.topic: %q, kafka.create.topics: true, kafka.partitions: 1}
+`, batchBytes, strings.Join(brokers, ","), topic), []string{traces}, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	records, messages, largest := 0, 0, 0
+	for records < events {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d log records of %d", records, events)
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			largest = max(largest, len(r.Value))
+			records += checkLogs(t, fmt.Sprintf("offset %d", r.Offset), r.Value, "", true)
+			messages++
+		}
+	}
+	if largest > batchBytes {
+		t.Fatalf("a message of %d bytes, over kafka.batch.bytes %d", largest, batchBytes)
+	}
+	if messages*4 > events {
+		t.Errorf("%d messages for %d records", messages, events)
+	}
+	t.Logf("%d records in %d messages of at most %d bytes", records, messages, largest)
+}
