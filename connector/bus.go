@@ -218,7 +218,6 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 		// sf-processor's driver for OTLP logs on Kafka: our Kafka source
 		// with format otel
 		format = k.Enum("format", "otel", "otel")
-		k.String("out", "")
 		driver = "kafka"
 	} else {
 		format = k.Enum("format", "avro", "avro", "otel")

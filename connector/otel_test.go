@@ -135,17 +135,23 @@ pipeline:
 }
 
 // viaBus reads the bus back with format otel, runs the same policies and
-// returns the alerts once as many as the direct run's have arrived.
-func viaBus(t *testing.T, source, policyDir string, want int) []string {
+// returns the alerts once as many as the direct run's have arrived. With
+// fedBy (a driver's out channel) the policy engine reads that channel
+// directly, with no sysflowreader, as sf-processor's OTel pipeline does.
+func viaBus(t *testing.T, source, fedBy, policyDir string, want int) []string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "bus.json")
+	head := "  - {processor: sysflowreader, handler: flattener, in: sysflow a, out: flat b}\n"
+	in := "flat b"
+	if fedBy != "" {
+		head, in = "", fedBy
+	}
 	runConfig(t, fmt.Sprintf(`
 %s
 pipeline:
-  - {processor: sysflowreader, handler: flattener, in: sysflow a, out: flat b}
-  - {processor: policyengine, in: flat b, out: evt c, mode: alert, policies: %q}
+%s  - {processor: policyengine, in: %s, out: evt c, mode: alert, policies: %q}
   - {processor: exporter, in: evt c, export: file, format: json, file.path: %q}
-`, source, policyDir, out), nil, func() bool { return len(fileLines(t, out)) >= want })
+`, source, head, in, policyDir, out), nil, func() bool { return len(fileLines(t, out)) >= want })
 	return fileLines(t, out)
 }
 
@@ -212,8 +218,9 @@ func checkLogs(t *testing.T, where string, value []byte, typ string, oneResource
 }
 
 // The trace files, through Kafka as OTLP log records and back through the
-// otelkafka driver (sf-processor's name and keys), give the same alerts
-// as the trace files read directly. The topic, read with franz-go and
+// otelkafka driver in sf-processor's OTel pipeline shape (its keys and
+// kafka.config, the driver feeding the policy engine with no
+// sysflowreader), give the same alerts as the trace files read directly. The topic, read with franz-go and
 // decoded by the OpenTelemetry library, holds exactly one log record per
 // flat event, many records per message.
 func TestOTLPThroughKafkaGivesTheDirectAlerts(t *testing.T) {
@@ -266,8 +273,8 @@ pipeline:
 		t.Fatal("the direct run raised no alert: nothing to compare")
 	}
 	got := viaBus(t, fmt.Sprintf(`drivers:
-  - {driver: otelkafka, out: otel otelchan, kafka.brokers: %q, kafka.topics: [%q], kafka.encoding: proto, kafka.group: %q}`,
-		strings.Join(brokers, ","), topic, testenv.Name(t, "g")), policyDir, len(want))
+  - {driver: otelkafka, out: otel otelchan, kafka.config: {bootstrap.servers: %q, group.id: %q}, kafka.topics: [%q], kafka.encoding: proto}`,
+		strings.Join(brokers, ","), testenv.Name(t, "g"), topic), "otel otelchan", policyDir, len(want))
 	sameMultiset(t, got, want)
 	t.Logf("%d alerts, as in the direct run", len(got))
 }
@@ -338,7 +345,7 @@ pipeline:
 		t.Fatal("the direct run raised no alert: nothing to compare")
 	}
 	got := viaBus(t, fmt.Sprintf(`source: {driver: nats, format: otel, url: %q, subject: "%s.>", stream: %q, durable: %q}`,
-		url, prefix, stream, testenv.Name(t, "d")), policyDir, len(want))
+		url, prefix, stream, testenv.Name(t, "d")), "", policyDir, len(want))
 	sameMultiset(t, got, want)
 	t.Logf("%d flat events in %d NATS messages; %d alerts, as in the direct run", events, n, len(got))
 }
