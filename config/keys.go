@@ -57,7 +57,7 @@ var baseSpecs = []KeySpec{
 	// exporter
 	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats or null"},
 	{Kind: KindExporter, Key: "type", Default: "telemetry", Doc: "telemetry: one record per line; alert: buffered records grouped by node and container"},
-	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro (kafka, nats)"},
+	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro or otel (OTLP log records; kafka, nats)"},
 	{Kind: KindExporter, Key: "flat", Default: "false", Doc: "true: one flat object keyed by policy field names"},
 	{Kind: KindExporter, Key: "buffer", Default: "0", Doc: "accepted for sf-processor compatibility: records are already written in batches (a trace block, or up to batch.size socket records), each acknowledged only once written"},
 	{Kind: KindExporter, Key: "file.path", Default: "./export.out", Aliases: []string{"path"}, Doc: "output file; appended to, never truncated"},
@@ -466,7 +466,7 @@ func busSpecs() []KeySpec {
 		{Kind: KindExporter, Key: "kafka.partitions", Default: "6", Doc: "partitions of topics it creates"},
 		{Kind: KindExporter, Key: "kafka.replication_factor", Default: "1", Doc: "replication factor of topics it creates"},
 		{Kind: KindExporter, Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, acks, compression.type, security.protocol, sasl.*, ssl.*, linger.ms, batch.size ...), rewritten into the kafka.* keys at load time; a property without an equivalent is a warning (docs/migrating.md); its variable takes a JSON object"},
-		{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "Avro payload: flat (flat event), alert (flat event and matched rules) or raw (the collector's SysFlow records)"},
+		{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "Avro payload: flat (flat event), alert (flat event and matched rules) or raw (the collector's SysFlow records); with format otel: proto (OTLP protobuf, also for flat and alert) or json (OTLP/JSON)"},
 	}...)
 	add(tls(KindExporter, "kafka.")...)
 	add(sasl(KindExporter, "kafka.")...)
@@ -477,7 +477,7 @@ func busSpecs() []KeySpec {
 		{Kind: KindExporter, Key: "nats.jetstream", Default: "true", Doc: "publish with JetStream acks (false: core NATS, no delivery guarantee)"},
 		{Kind: KindExporter, Key: "nats.stream", Doc: "JetStream stream to create for the subjects when missing"},
 		{Kind: KindExporter, Key: "nats.max_pending", Default: "4096", Doc: "JetStream publishes awaiting their ack at once"},
-		{Kind: KindExporter, Key: "nats.encoding", Default: "flat", Doc: "Avro payload: flat, alert or raw"},
+		{Kind: KindExporter, Key: "nats.encoding", Default: "flat", Doc: "Avro payload: flat, alert or raw; with format otel: proto or json"},
 	}...)
 	add(natsAuth(KindExporter, "nats.")...)
 	add(tls(KindExporter, "nats.")...)
@@ -488,9 +488,10 @@ func busSpecs() []KeySpec {
 		{Kind: "kafka", Key: "topic", Default: "sysflow", Doc: "topic(s) to consume, comma-separated"},
 		{Kind: "kafka", Key: "group", Default: "sfconnector", Doc: "consumer group id"},
 		{Kind: "kafka", Key: "start", Default: "earliest", Doc: "earliest or latest, for a group with no committed offset"},
-		{Kind: "kafka", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry)"},
+		{Kind: "kafka", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry) or otel (OTLP LogsData, as the otel format writes)"},
+		{Kind: "kafka", Key: "encoding", Default: "proto", Doc: "format otel: proto or json; either is read, this only checks the value"},
 		{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
-		{Kind: "kafka", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch"},
+		{Kind: "kafka", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch (default 16 with format otel: each message holds up to 256 records)"},
 		{Kind: "kafka", Key: "batch.timeout", Default: "20ms", Doc: "a partial batch is handed on after this long"},
 		{Kind: "kafka", Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, group.id, auto.offset.reset, security.protocol, sasl.*, ssl.* ...), rewritten into this driver's keys at load time; a property without an equivalent is a warning (docs/migrating.md)"},
 	}...)
@@ -505,13 +506,43 @@ func busSpecs() []KeySpec {
 		{Kind: "nats", Key: "durable", Default: "sfconnector", Doc: "durable consumer name"},
 		{Kind: "nats", Key: "queue", Doc: "core NATS queue group"},
 		{Kind: "nats", Key: "start", Default: "all", Doc: "deliver policy of a new durable: all or new"},
-		{Kind: "nats", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry)"},
+		{Kind: "nats", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry) or otel (OTLP LogsData)"},
+		{Kind: "nats", Key: "encoding", Default: "proto", Doc: "format otel: proto or json; either is read, this only checks the value"},
 		{Kind: "nats", Key: "inflight", Default: "1000", Doc: "unacknowledged messages at most"},
-		{Kind: "nats", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch"},
+		{Kind: "nats", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch (default 16 with format otel: each message holds up to 256 records)"},
 	}...)
 	add(natsAuth("nats", "")...)
 	add(tls("nats", "")...)
 	add(registry("nats", "")...)
+	add(otelKafkaSpecs(out)...)
+	return out
+}
+
+// otelKafkaSpecs are the keys of sf-processor's otelkafka driver: our
+// Kafka source with format otel, under the source's own names and the
+// reference's kafka.-prefixed ones (kafka.topics, kafka.encoding).
+func otelKafkaSpecs(bus []KeySpec) []KeySpec {
+	var out []KeySpec
+	for _, s := range bus {
+		if s.Kind != "kafka" || strings.HasPrefix(s.Key, "registry.") {
+			continue
+		}
+		s.Kind = "otelkafka"
+		if strings.HasPrefix(s.Key, "kafka.") { // kafka.config
+			out = append(out, s)
+			continue
+		}
+		s.Aliases = []string{"kafka." + s.Key}
+		switch s.Key {
+		case "format":
+			s.Default, s.Doc = "otel", "payload format: otel only (OTLP LogsData)"
+		case "topic":
+			s.Aliases = append(s.Aliases, "topics", "kafka.topics")
+		case "batch.size":
+			s.Default = "16"
+		}
+		out = append(out, s)
+	}
 	return out
 }
 

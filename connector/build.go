@@ -80,10 +80,12 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.RetryMax = 5
 	}
 
-	if cfg.Root.Kind == config.KindInput {
-		// sf-processor's OTel pipeline: a driver writes its own records
-		// (OpenTelemetry logs) straight into the policy engine
-		errs = append(errs, fmt.Errorf("%s: feeds the pipeline directly, without a sysflowreader: only the otelkafka driver does that, and the otelkafka driver is not supported", cfg.Root.Where))
+	if cfg.Root.Kind == config.KindInput && !strings.EqualFold(cfg.Root.Name, "otelkafka") {
+		// sf-processor's OTel pipeline: the otelkafka driver writes flat
+		// events (decoded OpenTelemetry logs) straight into the policy
+		// engine, and so may ours; any other driver gives records, which
+		// need the sysflowreader
+		errs = append(errs, fmt.Errorf("%s: feeds the pipeline directly, without a sysflowreader: only the otelkafka driver does that", cfg.Root.Where))
 	}
 	// the flattener's keys (a driver-fed root has none)
 	flatCfg := flatten.Config{Logger: opts.Logger}
@@ -246,7 +248,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	k := n.Keys()
 	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "null")
 	grouped := k.Enum("type", "telemetry", "telemetry", "alert") == "alert"
-	format := k.Enum("format", "json", "json", "ecs", "text", "avro")
+	format := k.Enum("format", "json", "json", "ecs", "text", "avro", "otel")
 	flat := k.Bool("flat", false)
 	k.Int("buffer", 0)
 	// read as text: the reference takes only "true" as true and any other
@@ -258,7 +260,8 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		opts.Logger.Debug("exporter keys of other export types are not used", "plugin", n.Where, "export", export, "keys", strings.Join(unused, ","))
 	}
 	var enc encoding.Encoder
-	if format != "avro" {
+	busOnly := format == "avro" || format == "otel"
+	if !busOnly {
 		var err error
 		enc, err = newEncoder(format, flat, opts.Version)
 		if err != nil {
@@ -269,8 +272,8 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	var err error
 	switch export {
 	case "terminal":
-		if format == "avro" {
-			return nil, fmt.Errorf("%s: key \"format\": avro is for kafka and nats exporters", n.Where)
+		if busOnly {
+			return nil, fmt.Errorf("%s: key \"format\": %s is for kafka and nats exporters", n.Where, format)
 		}
 		out := opts.Stdout
 		if out == nil {
@@ -285,6 +288,9 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
+		if busOnly {
+			return nil, fmt.Errorf("%s: key \"format\": %s is for kafka and nats exporters", n.Where, format)
+		}
 		if opts.DryRun {
 			return dryRunSink(c.Validate())
 		}
@@ -297,7 +303,7 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	case "null":
 		s = &Sink{Name: "null", Pub: null.New()}
 	case "syslog":
-		if format == "avro" || format == "text" {
+		if busOnly || format == "text" {
 			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)
 		}
 		c := syslog.Config{

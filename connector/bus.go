@@ -12,6 +12,7 @@ import (
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/encoding/avro"
+	"github.com/sfconnector/sfconnector/encoding/otel"
 	"github.com/sfconnector/sfconnector/internal/bus"
 	"github.com/sfconnector/sfconnector/internal/kafkaconn"
 	"github.com/sfconnector/sfconnector/internal/natsconn"
@@ -76,13 +77,16 @@ func splitBrokers(s string) []string {
 // busEncoding is a bus exporter's payload choice, read before anything is
 // built so that every key is checked.
 type busEncoding struct {
-	format string // json, ecs or avro
-	kind   string // flat, alert or raw (avro)
+	format string // json, ecs, avro or otel
+	kind   string // flat, alert or raw (avro); proto or json (otel)
 	rc     avro.Config
+	// maxBytes bounds an otel message (0: the encoder's default): half the
+	// Kafka sink's batch.bytes, which a single message must not exceed.
+	maxBytes int
 }
 
 func readBusEncoding(b busKeys, format string) busEncoding {
-	e := busEncoding{format: format, kind: b.k.Enum(b.prefix+"encoding", "flat", "flat", "alert", "raw"),
+	e := busEncoding{format: format, kind: b.k.Enum(b.prefix+"encoding", "flat", "flat", "alert", "raw", "proto", "json"),
 		rc: b.registry(avro.SchemaEvent)}
 	e.rc.Schema = map[string]avro.Schema{"flat": avro.SchemaEvent, "alert": avro.SchemaAlert, "raw": avro.SchemaRecord}[e.kind]
 	return e
@@ -90,7 +94,14 @@ func readBusEncoding(b busKeys, format string) busEncoding {
 
 // encoder returns the registry Avro encoder (flat event, alert or raw
 // SysFlow record) or the JSON/ECS encoder given, and whether it is raw.
-func (e busEncoding) encoder(b busKeys, enc encoding.Encoder, where string, dryRun bool) (encoding.Encoder, bool, error) {
+func (e busEncoding) encoder(b busKeys, enc encoding.Encoder, where string, opts Options) (encoding.Encoder, bool, error) {
+	if e.format == "otel" {
+		return otelEncoder(b.prefix+"encoding", e.kind, where, opts.Version, e.maxBytes)
+	}
+	if e.kind == "proto" || e.kind == "json" {
+		return nil, false, fmt.Errorf("%s: key %q: %s is an OpenTelemetry encoding: set format to otel", where, b.prefix+"encoding", e.kind)
+	}
+	dryRun := opts.DryRun
 	if e.format != "avro" {
 		if e.kind == "raw" {
 			return nil, false, fmt.Errorf("%s: key %q: raw forwarding is Avro: set format to avro", where, b.prefix+"encoding")
@@ -128,10 +139,13 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger},
 		}
 		be := readBusEncoding(b, format)
+		if c.BatchBytes > 0 {
+			be.maxBytes = max(1, min(512<<10, int(c.BatchBytes/2)))
+		}
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
-		encoder, raw, err := be.encoder(b, enc, n.Where, opts.DryRun)
+		encoder, raw, err := be.encoder(b, enc, n.Where, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +168,7 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
-		encoder, raw, err := be.encoder(b, enc, n.Where, opts.DryRun)
+		encoder, raw, err := be.encoder(b, enc, n.Where, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -171,17 +185,54 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 	return nil, fmt.Errorf("%s: unknown exporter %q", n.Where, export)
 }
 
+// otelEncoder is the OTLP encoder of a bus exporter: the sf-processor
+// pipeline's "kafka.encoding": "proto" (and flat or alert, which mean
+// the same here: alerts always carry their rules) is protobuf, json is
+// OTLP/JSON.
+func otelEncoder(key, kind, where, version string, maxBytes int) (encoding.Encoder, bool, error) {
+	o := otel.Options{Encoding: otel.Proto, Version: version, MaxBytes: maxBytes}
+	switch kind {
+	case "raw":
+		return nil, false, fmt.Errorf("%s: key %q: raw forwarding is Avro: format otel carries flat events and alerts", where, key)
+	case "json":
+		o.Encoding = otel.JSON
+	}
+	enc, err := otel.New(o)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	return enc, false, nil
+}
+
+// otelSourceBatch is a bus source's default messages per pipeline batch
+// with format otel: each message holds up to 256 records, so 16 of them
+// make a batch about as large as the file source's 4096 records.
+const otelSourceBatch = 16
+
 func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, error) {
 	k := plug.Keys()
 	b := busKeys{k: k}
-	k.Enum("format", "avro", "avro")
+	var format string
+	batch := 0
+	if driver == "otelkafka" {
+		// sf-processor's driver for OTLP logs on Kafka: our Kafka source
+		// with format otel
+		format = k.Enum("format", "otel", "otel")
+		driver = "kafka"
+	} else {
+		format = k.Enum("format", "avro", "avro", "otel")
+	}
+	if format == "otel" {
+		batch = otelSourceBatch
+		k.Enum("encoding", "proto", "proto", "json") // either is read: the decoder tells them apart
+	}
 	switch driver {
 	case "kafka":
 		c := kafkasrc.Config{Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topics: splitBrokers(b.s("topic", "sysflow")),
 			Group: b.s("group", "sfconnector"), StartOffset: b.s("start", "earliest"), MaxInFlight: k.Int("inflight", 0),
-			BatchSize: k.Int("batch.size", 0), BatchTimeout: k.Duration("batch.timeout", 0),
+			BatchSize: k.Int("batch.size", batch), BatchTimeout: k.Duration("batch.timeout", 0),
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger}}
-		dec, err := sourceDecoder(b, plug, opts)
+		dec, err := sourceDecoder(b, format, plug, opts)
 		if err != nil || dec == nil {
 			return nil, err
 		}
@@ -194,9 +245,9 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 	case "nats":
 		c := natssrc.Config{ConnConfig: b.nats(), Subject: b.s("subject", "sysflow.>"), CoreNATS: !k.Bool("jetstream", true),
 			Queue: b.s("queue", ""), Stream: b.s("stream", ""), Durable: b.s("durable", "sfconnector"),
-			DeliverPolicy: b.s("start", ""), MaxInFlight: k.Int("inflight", 0), BatchSize: k.Int("batch.size", 0),
+			DeliverPolicy: b.s("start", ""), MaxInFlight: k.Int("inflight", 0), BatchSize: k.Int("batch.size", batch),
 			Logger: watermillLogger{opts.Logger}}
-		dec, err := sourceDecoder(b, plug, opts)
+		dec, err := sourceDecoder(b, format, plug, opts)
 		if err != nil || dec == nil {
 			return nil, err
 		}
@@ -207,18 +258,25 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 		}
 		return newEndless(src), nil
 	}
-	return nil, fmt.Errorf("%s: unknown source driver %q (file, socket, kafka, nats)", plug.Where, driver)
+	return nil, fmt.Errorf("%s: unknown source driver %q (file, socket, kafka, nats, otelkafka)", plug.Where, driver)
 }
 
-// sourceDecoder checks a bus source's keys and returns its registry Avro
-// decoder (nil, with no error, in a dry run).
-func sourceDecoder(b busKeys, plug *config.Plugin, opts Options) (*avro.Decoder, error) {
+// sourceDecoder checks a bus source's keys and returns its decoder: OTLP
+// logs (format otel) or registry Avro. It returns nil, with no error, in a
+// dry run.
+func sourceDecoder(b busKeys, format string, plug *config.Plugin, opts Options) (bus.Decoder, error) {
+	if format == "otel" {
+		if err := b.k.Err(); err != nil || opts.DryRun {
+			return nil, err
+		}
+		return otel.NewDecoder(), nil
+	}
 	rc := b.registry(avro.SchemaEvent)
 	if err := b.k.Err(); err != nil {
 		return nil, err
 	}
 	if rc.RegistryURL == "" {
-		return nil, fmt.Errorf("%s: key \"registry.url\": the %s source decodes registry Avro and needs the registry URL", plug.Where, plug.Kind)
+		return nil, fmt.Errorf("%s: key \"registry.url\": the %s source decodes registry Avro and needs the registry URL (or set format to otel)", plug.Where, plug.Kind)
 	}
 	if opts.DryRun {
 		return nil, nil

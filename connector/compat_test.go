@@ -47,12 +47,18 @@ func TestPolicyCompatKey(t *testing.T) {
 }
 
 // A pipeline fed by a driver without a sysflowreader (sf-processor's OTel
-// pipeline) is refused naming the driver, not with a flattener error.
-func TestDriverFedPipelineRefused(t *testing.T) {
+// pipeline) is accepted from the otelkafka driver, whose flat events need
+// no flattener, and refused naming any other driver, not with a flattener
+// error.
+func TestDriverFedPipeline(t *testing.T) {
 	js := `{"pipeline":[{"processor":"policyengine","in":"otel c","out":"e","mode":"enrich"},{"processor":"exporter","in":"e","export":"null"}],
 	 "drivers":[{"driver":"otelkafka","out":"otel c"}]}`
+	if err := checkText(t, js, Options{}); err != nil {
+		t.Fatalf("otelkafka-fed pipeline refused: %v", err)
+	}
+	js = strings.Replace(js, `"driver":"otelkafka"`, `"driver":"nats","format":"otel"`, 1)
 	err := checkText(t, js, Options{})
-	if err == nil || !strings.Contains(err.Error(), `drivers[0] (otelkafka) (output "otel c"): feeds the pipeline directly, without a sysflowreader`) {
+	if err == nil || !strings.Contains(err.Error(), `drivers[0] (nats) (output "otel c"): feeds the pipeline directly, without a sysflowreader: only the otelkafka driver does that`) {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(err.Error(), "tables.max") {

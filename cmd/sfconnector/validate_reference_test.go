@@ -18,10 +18,6 @@ import (
 // outlive what it excuses.
 var notYetSupported = []struct{ what, msg string }{
 	{"export: es (Elasticsearch)", `(exporter): key "export": invalid value "es": want one of`},
-	{"format: otel", `(exporter): key "format": invalid value "otel": want one of`},
-	{"format: otel (its protobuf encoding)", `(exporter): key "kafka.encoding": invalid value "proto": want one of`},
-	{"the otelkafka driver", `(otelkafka) (output "otel otelchan"): feeds the pipeline directly, without a sysflowreader: only the otelkafka driver does that, and the otelkafka driver is not supported`},
-	{"the otelkafka driver", `(otelkafka): unknown source driver "otelkafka"`},
 }
 
 // A missing policy path: the reference's pipelines name where its image

@@ -100,3 +100,54 @@ func TestSecretHidden(t *testing.T) {
 		t.Fatal("Reveal")
 	}
 }
+
+// batchEnc is a BatchEncoder writing each event's TS, comma-separated,
+// taking at most max events a message.
+type batchEnc struct{ max int }
+
+func (e batchEnc) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
+	return append(dst, byte('0'+ev.TS)), nil
+}
+
+func (e batchEnc) AppendEvents(dst []byte, evs []*sysflow.Event) ([]byte, int, error) {
+	n := min(e.max, len(evs))
+	for i, ev := range evs[:n] {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, byte('0'+ev.TS))
+	}
+	return dst, n, nil
+}
+
+// With an encoder that takes many events, a batch becomes one message per
+// run the encoder takes from each destination-and-key group: groups in
+// the order of their first event, events in their order within a group.
+func TestBuilderBatchEncoder(t *testing.T) {
+	dest, _ := bus.ParseTemplate("t-{type}")
+	key, _ := bus.ParseTemplate("{node}")
+	b := bus.NewBuilder(dest, key, bus.KafkaTopicSafe, batchEnc{max: 2})
+	h1, h2 := &sysflow.Header{Exporter: "a"}, &sysflow.Header{Exporter: "b"}
+	var evs []*sysflow.Event
+	for i, x := range []struct {
+		kind sysflow.RecordKind
+		h    *sysflow.Header
+	}{{sysflow.KindFileEvent, h1}, {sysflow.KindFileEvent, h2}, {sysflow.KindNetworkFlow, h1}, {sysflow.KindFileEvent, h1},
+		{sysflow.KindFileEvent, h1}, {sysflow.KindFileEvent, h2}} {
+		evs = append(evs, &sysflow.Event{Kind: x.kind, Header: x.h, TS: int64(i)})
+	}
+	msg := message.NewMessage(watermill.NewUUID(), nil)
+	sysflow.WithBatch(msg, &sysflow.Batch{Events: evs})
+	wire, err := b.Build([]*message.Message{msg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range wire {
+		got = append(got, m.Dest+"/"+string(m.Key)+"/"+string(m.Value))
+	}
+	want := []string{"t-FE/a/0,3", "t-FE/a/4", "t-FE/b/1,5", "t-NF/a/2"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("messages %q, want %q", got, want)
+	}
+}

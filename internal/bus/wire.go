@@ -26,6 +26,15 @@ type DestinationEncoder interface {
 	ForDestination(dest string) (encoding.Encoder, error)
 }
 
+// BatchEncoder is implemented by encodings whose one wire message holds
+// many events (OTLP LogsData). A bus sink groups a batch's events by
+// destination and key, keeping their order within each group, and hands
+// each group over until the encoder has taken all of it: AppendEvents
+// appends one message holding the first n events (n >= 1) and returns n.
+type BatchEncoder interface {
+	AppendEvents(dst []byte, evs []*sysflow.Event) ([]byte, int, error)
+}
+
 // Decoder turns the value of one wire message into the events or records it
 // holds, appended to b. Bus sources use it to fill the batches they deliver.
 type Decoder interface {
@@ -56,7 +65,7 @@ type Builder struct {
 	safe    func(byte) bool
 	encoder encoding.Encoder
 
-	avg atomic.Int64 // bytes per wire message seen last, to size the next buffer
+	avg atomic.Int64 // bytes per event (or record, or payload) seen last, to size the next buffer
 
 	mu      sync.Mutex
 	encs    map[string]encoding.Encoder // per destination, for DestinationEncoders
@@ -102,7 +111,6 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 	// One buffer sized from the last batches' average: growing it by
 	// doubling would copy a large batch several times.
 	arena := make([]byte, 0, n*int(max(b.avg.Load(), 64))*9/8)
-	type span struct{ kStart, kEnd, vStart, vEnd int }
 	start := len(out)
 	var spans []span
 	var destBuf []byte
@@ -121,6 +129,14 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			s.vEnd = len(arena)
 			spans = append(spans, s)
 			out = append(out, Message{Dest: dest})
+			continue
+		}
+		if be, ok := b.encoder.(BatchEncoder); ok && len(batch.Events) > 0 {
+			var err error
+			arena, spans, out, err = b.buildGrouped(be, batch.Events, arena, spans, out)
+			if err != nil {
+				return out, err
+			}
 			continue
 		}
 		if len(batch.Events) > 0 {
@@ -188,8 +204,10 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			out = append(out, Message{Dest: lastDest})
 		}
 	}
-	if len(spans) > 0 {
-		b.avg.Store(int64(len(arena) / len(spans)))
+	if n > 0 && len(spans) > 0 {
+		// per event or record, not per wire message: a batch encoder puts
+		// many in one
+		b.avg.Store(int64(len(arena) / n))
 	}
 	for i, s := range spans {
 		m := &out[start+i]
@@ -199,6 +217,60 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 		m.Value = arena[s.vStart:s.vEnd:s.vEnd]
 	}
 	return out, nil
+}
+
+type span struct{ kStart, kEnd, vStart, vEnd int }
+
+// eventGroup is the events of a batch that share a destination and a key.
+type eventGroup struct {
+	dest, key string
+	events    []*sysflow.Event
+}
+
+// buildGrouped writes events through a BatchEncoder: one wire message per
+// run the encoder takes from each destination-and-key group. Groups are
+// written in the order of their first event and keep their events' order,
+// so events of one key stay in order in their partition.
+func (b *Builder) buildGrouped(be BatchEncoder, events []*sysflow.Event, arena []byte, spans []span, out []Message) ([]byte, []span, []Message, error) {
+	var groups []eventGroup
+	index := map[string]int{}
+	var buf []byte
+	for _, ev := range events {
+		buf = b.dest.Append(buf[:0], ev, b.safe)
+		n := len(buf)
+		buf = append(buf, 0)
+		if b.key != nil {
+			buf = b.key.Append(buf, ev, AnySafe)
+		}
+		i, ok := index[string(buf)]
+		if !ok {
+			i = len(groups)
+			index[string(buf)] = i
+			groups = append(groups, eventGroup{dest: string(buf[:n]), key: string(buf[n+1:])})
+		}
+		groups[i].events = append(groups[i].events, ev)
+	}
+	for _, g := range groups {
+		for rest := g.events; len(rest) > 0; {
+			s := span{kStart: len(arena)}
+			arena = append(arena, g.key...)
+			s.kEnd, s.vStart = len(arena), len(arena)
+			var n int
+			var err error
+			arena, n, err = be.AppendEvents(arena, rest)
+			if err != nil {
+				return arena, spans, out, fmt.Errorf("encode %d events (first ts %d) for %q: %w", len(rest), rest[0].TS, g.dest, err)
+			}
+			if n < 1 || n > len(rest) {
+				return arena, spans, out, fmt.Errorf("encoding %T took %d of %d events", be, n, len(rest))
+			}
+			s.vEnd = len(arena)
+			spans = append(spans, s)
+			out = append(out, Message{Dest: g.dest})
+			rest = rest[n:]
+		}
+	}
+	return arena, spans, out, nil
 }
 
 // Offer hands msg to out once one of the in-flight slots is free, carrying

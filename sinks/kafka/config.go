@@ -77,7 +77,9 @@ type Config struct {
 	TLS  TLSConfig
 	SASL SASLConfig
 	// Encoder encodes each event (and, when it implements AppendRecord,
-	// each raw record). Required.
+	// each raw record). One that implements AppendEvents (encoding/otel)
+	// gets the events of one destination and key at a time and puts many
+	// in one message. Required.
 	Encoder encoding.Encoder
 	// Logger receives connection problems; default: none.
 	Logger watermill.LoggerAdapter

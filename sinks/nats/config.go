@@ -47,7 +47,9 @@ type Config struct {
 	// default 30s. On expiry Publish fails and the router retries.
 	PublishTimeout time.Duration
 	// Encoder encodes each event (and, when it implements AppendRecord,
-	// each raw record). Required.
+	// each raw record). One that implements AppendEvents (encoding/otel)
+	// gets the events of one destination and key at a time and puts many
+	// in one message. Required.
 	Encoder encoding.Encoder
 	// Logger receives connection events; default: none.
 	Logger watermill.LoggerAdapter

@@ -22,8 +22,9 @@ type SASLConfig = kafkaconn.SASLConfig
 type Secret = bus.Secret
 
 // Decoder turns one Kafka message value into the events or records it holds.
-// encoding/avro's registry decoder implements it. A Source without a Decoder
-// delivers each Kafka message as the payload of its own Watermill message.
+// encoding/avro's registry decoder and encoding/otel's OTLP logs decoder
+// implement it. A Source without a Decoder delivers each Kafka message as
+// the payload of its own Watermill message.
 type Decoder = bus.Decoder
 
 // Config configures the source. Fill it, then call New (which applies the
