@@ -232,7 +232,7 @@ func checkConfig(cfg *config.Config) []error {
 	}
 	if cfg.Source != nil {
 		switch cfg.Source.Kind {
-		case "file", "socket", "kafka", "nats":
+		case "file", "socket", "kafka", "nats", "otelkafka":
 		default:
 			errs = append(errs, fmt.Errorf("%s: unknown source driver %q", cfg.Source.Where, cfg.Source.Kind))
 		}

@@ -48,7 +48,8 @@ Usage:
   sfconnector validate [[-c] CONFIG] [--policies PATH] [--strict]
                                                    check a configuration and its policies; list every problem
   sfconnector policy test FILE...                  run policy unit tests (YAML), print "N passed, N failed"
-  sfconnector gen [--records N] [--seed S] -o FILE write a synthetic, realistic SysFlow trace
+  sfconnector gen [--records N] [--seed S] [--attack-rate R] -o FILE
+                                                   write a synthetic, realistic SysFlow trace
   sfconnector replay --to unix:///PATH FILE...     stream traces to a socket as the collector does
   sfconnector healthcheck [--url URL]              exit 0 if a running sfconnector's /healthz answers
   sfconnector version                              print the version
