@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/policies"
@@ -60,16 +59,16 @@ func splitList(s string) []string {
 
 func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	k := n.Keys()
-	mode := policy.Mode(k.Enum("mode", "enrich", "alert", "enrich", "filter"))
-	paths := k.String("policies", "")
-	workers := k.Int("concurrency", 0)
-	strict := k.Bool("strict", false)
-	monitor := k.Enum("monitor", "local", "local", "none") == "local"
-	debounce := k.Duration("monitor.interval", 300*time.Millisecond)
-	if k.String("action_dir", "") != "" {
+	mode := policy.Mode(k.Enum("mode", "alert", "enrich", "filter"))
+	paths := k.String("policies")
+	workers := k.Int("concurrency")
+	strict := k.Bool("strict")
+	monitor := k.Enum("monitor", "local", "none") == "local"
+	debounce := k.Duration("monitor.interval")
+	if k.String("action_dir") != "" {
 		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
 	}
-	if lang := k.String("language", "falco"); lang != "falco" {
+	if lang := k.String("language"); lang != "falco" {
 		k.Fail("language", lang, "only falco policies are supported")
 	}
 	if err := k.Err(); err != nil {

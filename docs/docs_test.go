@@ -307,7 +307,7 @@ func TestConfigurationReference(t *testing.T) {
 					}
 					set := false
 					cfg.Root.Walk(func(n *config.Node) {
-						if n.Kind == kind && n.Keys().String(append([]string{key}, s.Aliases...)[i], "") == "from-env" {
+						if n.Kind == kind && n.Keys().Given(append([]string{key}, s.Aliases...)[i]) == "from-env" {
 							set = true
 						}
 					})

@@ -49,7 +49,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		} else {
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
-					if p := n.Keys().String("policies", ""); p != "" {
+					if p := n.Keys().String("policies"); p != "" {
 						pathsToCheck = append(pathsToCheck, splitComma(p))
 					}
 				}
