@@ -63,4 +63,3 @@ func TestConformance(t *testing.T) {
 	}
 	conformance.RunSink(t, conformance.SinkFeatures{}, setup)
 }
-
