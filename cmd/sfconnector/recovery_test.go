@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +175,88 @@ func traceEvents(t *testing.T, path string) int {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestCLIDevFullDeadLetters (issue 14): `sfconnector run` with a file sink
+// on /dev/full that never recovers and a dead-letter file: after the
+// retries each record the control sink got is in the dead-letter file
+// once, and the command ends instead of crashing or hanging.
+func TestCLIDevFullDeadLetters(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	cleanEnv(t)
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "gen.sf")
+	var genErr bytes.Buffer
+	if err := run([]string{"gen", "--records", "5000", "--seed", "15", "-o", trace}, &bytes.Buffer{}, &genErr); err != nil {
+		t.Fatalf("gen: %v\n%s", err, genErr.String())
+	}
+	control := filepath.Join(dir, "control.json")
+	dead := filepath.Join(dir, "dead.jsonl")
+	cfg := filepath.Join(dir, "pipeline.yaml")
+	yaml := fmt.Sprintf(`
+source:
+  driver: file
+  batch.size: 256
+settings:
+  retry.max: 2
+  retry.initial: 1ms
+  deadletter.path: %s
+pipeline:
+  - processor: sysflowreader
+    handler: flattener
+    in: sysflow sysflowchan
+    out: flat flattenerchan
+  - processor: exporter
+    in: flat flattenerchan
+    export: file
+    file.path: /dev/full
+  - processor: exporter
+    in: flat flattenerchan
+    export: file
+    file.path: %s
+`, dead, control)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run([]string{"run", "-config", cfg, "-log", "error", trace}, &bytes.Buffer{}, &stderr) }()
+	select {
+	case err := <-done:
+		// closing the failed sink may fail (its buffer still holds what
+		// it could not write): then the error must name it
+		if err != nil && !strings.Contains(err.Error(), "/dev/full") {
+			t.Fatalf("run: %v (an error must name the failing sink)", err)
+		}
+	case <-time.After(120 * time.Second):
+		t.Fatal("the command did not finish within 120s")
+	}
+	want := readOutput(t, control)
+	letters := readOutput(t, dead)
+	if n := traceEvents(t, trace); len(want) != n {
+		t.Fatalf("the control sink holds %d records, the trace %d events and flows", len(want), n)
+	}
+	if len(letters) != len(want) {
+		t.Fatalf("%d dead letters, %d records", len(letters), len(want))
+	}
+	for i, l := range letters {
+		var dl struct {
+			Reason string          `json:"reason"`
+			Record json.RawMessage `json:"record"`
+		}
+		if err := json.Unmarshal(l, &dl); err != nil {
+			t.Fatalf("dead letter %d: %v", i+1, err)
+		}
+		if !strings.Contains(dl.Reason, "no space left on device") {
+			t.Fatalf("dead letter %d: reason %q does not give the sink's error", i+1, dl.Reason)
+		}
+		var a, b any
+		if json.Unmarshal(dl.Record, &a) != nil || json.Unmarshal(want[i], &b) != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("dead letter %d holds %.300s, the control %.300s", i+1, dl.Record, want[i])
 		}
 	}
 }
