@@ -79,6 +79,8 @@ var notKeys = map[string]string{
 	"docker-compose.yml":    "a file",
 	"sysflow.{type}.{node}": "a subject template",
 	"sfconnector.tmpfiles":  "a systemd-tmpfiles file",
+	"e.g":                   "an abbreviation",
+	"i.e":                   "an abbreviation",
 	"avro.schema":           "the metadata key of an Avro object container file",
 	"pod.hostip":            "a field of the SysFlow Pod record",
 	"pod.internalip":        "a field of the SysFlow Pod record",
@@ -311,6 +313,20 @@ func TestDocsNameDeclaredKeys(t *testing.T) {
 				}
 				t.Errorf("%s:%d: `%s` is not a key of config.Specs", filepath.Base(path), i+1, name)
 			}
+		}
+	}
+}
+
+// TestSpecDocsNameDeclaredKeys: the Doc of every key in config.Specs (the
+// configuration reference's text) names only declared keys.
+func TestSpecDocsNameDeclaredKeys(t *testing.T) {
+	names := keyNames()
+	for _, s := range config.Specs {
+		for _, w := range keyWords(s.Doc) {
+			if declared(names, w) || notKeys[w] != "" || fileName.MatchString(w) || isPolicyField(w) {
+				continue
+			}
+			t.Errorf("%s key %q: its doc names %q, which config.Specs does not declare", s.Kind, s.Key, w)
 		}
 	}
 }
