@@ -30,14 +30,14 @@ type PolicyStage struct {
 // LoadPolicies loads the policy paths of a policyengine plugin (comma
 // separated), or the bundled defaults when paths is empty.
 // Warnings go to logger; errors come back in the error, all of them.
-func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+func LoadPolicies(paths string, lo policies.Options, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
 	var set *policies.Set
 	var diags []policies.Diagnostic
 	var err error
 	if strings.TrimSpace(paths) == "" {
-		set, diags, err = policies.LoadDefault(policies.Options{Strict: strict})
+		set, diags, err = policies.LoadDefault(lo)
 	} else {
-		set, diags, err = policies.Load(splitList(paths), policies.Options{Strict: strict})
+		set, diags, err = policies.Load(splitList(paths), lo)
 	}
 	if err == nil {
 		for _, d := range diags {
@@ -71,6 +71,21 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	if lang := k.String("language"); lang != "falco" {
 		k.Fail("language", lang, "only falco policies are supported")
 	}
+	if c := k.String("config"); c != "" {
+		k.Fail("config", c, "a policy-language configuration is for sf-processor's Sigma policies; only falco policies are supported: remove the key")
+	}
+	compat := k.Enum("compat", policies.CompatSFProcessor, "none")
+	if opts.Compat != "" {
+		compat = strings.ToLower(opts.Compat)
+	}
+	lo := policies.Options{Strict: strict}
+	switch compat {
+	case policies.CompatSFProcessor:
+		lo = lo.SFProcessorCompat()
+	case "none":
+	default:
+		return nil, fmt.Errorf("%s: --compat %q: want %s or none", n.Where, opts.Compat, policies.CompatSFProcessor)
+	}
 	if err := k.Err(); err != nil {
 		return nil, err
 	}
@@ -84,7 +99,10 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 		// record through (enrich) or drops nothing (filter)
 		return ps, nil
 	}
-	set, _, err := LoadPolicies(paths, strict, opts.Logger)
+	if compat == policies.CompatSFProcessor {
+		opts.Logger.Info("policies evaluated as sf-processor 0.7.0 does (compat: sf-processor)", "plugin", n.Where)
+	}
+	set, _, err := LoadPolicies(paths, lo, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key \"policies\": %w", n.Where, err)
 	}
@@ -95,7 +113,7 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	ps.t = t
 	if paths != "" {
 		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: splitList(paths),
-			Options: policies.Options{Strict: strict}, Debounce: debounce, Logger: opts.Logger}, t)
+			Options: lo, Debounce: debounce, Logger: opts.Logger}, t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
 		}

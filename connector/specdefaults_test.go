@@ -124,6 +124,7 @@ var connectorOnly = map[string]string{
 	"policy concurrency":      "0 is resolved by buildPolicy (one worker per CPU, as the transform's own default)",
 	"policy monitor":          "whether buildPolicy starts a watcher at all",
 	"policy language":         "checked by buildPolicy",
+	"policy compat":           "chooses the options buildPolicy loads the policies with",
 	"exporter export":         "chooses the sink",
 	"exporter type":           "sets the sinks' Grouped flag",
 	"exporter format":         "chooses the encoder",
