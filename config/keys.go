@@ -50,8 +50,8 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
 	{Kind: KindPolicy, Key: "monitor.interval", Default: "300ms", Doc: "how long file changes settle before a reload"},
 	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
-	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
-	{Kind: KindPolicy, Key: "config", Doc: "sf-processor's policy-language configuration (its Sigma field mapping); accepted when empty, as in its pipeline.otel.json: only falco policies are supported"},
+	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "falco or sigma; either way Falco-style files (YAML lists) and Sigma rules (mappings with a detection) are told apart by their content, so one directory may hold both"},
+	{Kind: KindPolicy, Key: "config", Doc: "Sigma field-mapping file (sigmac format: logsources, fieldmappings) for the Sigma rules among the policies; empty: the built-in mapping (docs/policies.md)"},
 	{Kind: KindPolicy, Key: "compat", Default: "none", Doc: "sf-processor: evaluate as sf-processor 0.7.0 does (macros and lists resolved within their own file, every rule of a repeated name evaluated, a process outside any container typed DOCKER), to compare alerts side by side; none: sfconnector's semantics (docs/migrating.md)"},
 
 	// exporter
@@ -98,12 +98,13 @@ var baseSpecs = []KeySpec{
 	{Kind: "settings", Key: "deadletter.nats.*", Doc: "the nats exporter's keys for a NATS dead-letter subject, e.g. deadletter.nats.url, deadletter.nats.subject"},
 	{Kind: "settings", Key: "retry.max", Default: "5", Doc: "retries of a failed sink write before the dead-letter sink"},
 	{Kind: "settings", Key: "retry.initial", Default: "100ms", Doc: "first retry delay (doubles each time)"},
+	{Kind: "settings", Key: "retry.failfast", Default: "false", Doc: "without a dead-letter sink: stop the run with an error (non-zero exit) once a batch still fails after retry.max retries, instead of retrying it until the sink takes it (flag -fail-fast)"},
 
 	// top-level settings of our YAML
 	{Kind: "settings", Key: "log.level", Default: "info", Doc: "debug, info, warn, error"},
 	{Kind: "settings", Key: "log.format", Default: "text", Doc: "text or json"},
 	{Kind: "settings", Key: "metrics.addr", Doc: "address for /metrics, /healthz and /readyz (e.g. :9090); empty: off"},
-	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written"},
+	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written; then retries are abandoned, what is undelivered goes to the dead-letter sink or is logged as lost (non-zero exit)"},
 }
 
 // KnownKeys lists the keys (canonical names and aliases) of a plugin kind.

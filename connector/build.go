@@ -72,6 +72,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.ShutdownTimeout = k.Duration("shutdown.timeout")
 		settings.RetryMax = k.Int("retry.max")
 		settings.RetryInitial = k.Duration("retry.initial")
+		settings.FailFast = k.Bool("retry.failfast")
 		dl, err := buildDeadLetter(ctx, sp, k, opts)
 		if err != nil {
 			errs = append(errs, err)

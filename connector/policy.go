@@ -68,12 +68,10 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	if k.String("action_dir") != "" {
 		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
 	}
-	if lang := k.String("language"); lang != "falco" {
-		k.Fail("language", lang, "only falco policies are supported")
-	}
-	if c := k.String("config"); c != "" {
-		k.Fail("config", c, "a policy-language configuration is for sf-processor's Sigma policies; only falco policies are supported: remove the key")
-	}
+	// Both languages are told apart by content; the stanza's language only
+	// says which the reference would have read.
+	k.Enum("language", "falco", "sigma")
+	sigmaConfig := k.String("config")
 	compat := k.Enum("compat", policies.CompatSFProcessor, "none")
 	if opts.Compat != "" {
 		compat = strings.ToLower(opts.Compat)
@@ -86,6 +84,7 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	default:
 		return nil, fmt.Errorf("%s: --compat %q: want %s or none", n.Where, opts.Compat, policies.CompatSFProcessor)
 	}
+	lo.SigmaConfig = sigmaConfig
 	if err := k.Err(); err != nil {
 		return nil, err
 	}
@@ -112,7 +111,13 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	}
 	ps.t = t
 	if paths != "" {
-		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: splitList(paths),
+		watched := splitList(paths)
+		if sigmaConfig != "" {
+			// an edited mapping reloads the rules too; as a policy path
+			// it is recognised and not read as a policy
+			watched = append(watched, sigmaConfig)
+		}
+		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: watched,
 			Options: lo, Debounce: debounce, Logger: opts.Logger}, t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)

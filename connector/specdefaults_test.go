@@ -110,6 +110,7 @@ func componentDefaults() map[string]any {
 		"nats tls.insecure":          nsrc.TLS.InsecureSkipVerify,
 		"settings retry.initial":     settings.RetryInitial,
 		"settings shutdown.timeout":  settings.ShutdownTimeout,
+		"settings retry.failfast":    settings.FailFast,
 	}
 }
 

@@ -70,6 +70,11 @@ type Options struct {
 	// (see Evaluator). Results are the same; it is slower and exists for
 	// measurement.
 	GovaluateOnly bool
+	// SigmaConfig is the Sigma field-mapping file (the policyengine's
+	// config key) used to compile Sigma rules; "" means the built-in
+	// mapping. Sigma rules are recognised by their content (a mapping with
+	// a detection), so one set may hold both languages.
+	SigmaConfig string
 }
 
 func (o *Options) setDefaults() {
@@ -410,8 +415,9 @@ type ruleDef struct {
 	outputPos  Position
 	enabled    bool
 	exceptions []exceptionDef
-	index      int // definition order
-	file       int // load order of the defining file
+	index      int       // definition order
+	file       int       // load order of the defining file
+	sigma      *sigmaDef // a Sigma rule: compiled from its detection
 }
 
 func (r *ruleDef) label() string {
@@ -440,6 +446,7 @@ type loader struct {
 	probe       *Evaluator
 	neverReason string
 	listSlots   map[string]int
+	sigma       *sigmaMapping // read when the first Sigma rule compiles
 }
 
 // itemKeys are the keys allowed on each kind of item. Keys Falco knows but
@@ -478,6 +485,14 @@ func (l *loader) document(f *sourceFile, doc *yaml.Node) {
 	}
 	switch {
 	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		return
+	case isSigmaDoc(root):
+		l.sigmaRule(f, root)
+		return
+	case isSigmaMappingDoc(root):
+		if f.name != l.opts.SigmaConfig {
+			l.warn(f.pos(root), "", f.line(root.Line), "a Sigma field mapping among the policy files is ignored; give it as the policy engine's config")
+		}
 		return
 	case root.Kind != yaml.SequenceNode:
 		l.fail(f.pos(root), "", f.line(root.Line), "a policy file is a YAML list of items (- rule:, - macro:, - list:, - filter:), found %s", kindName(root))

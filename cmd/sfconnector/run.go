@@ -100,7 +100,7 @@ examples:
 	var cfgPath, driver, logLevel, logFormat, metricsAddr string
 	var compat string
 	var shutdown time.Duration
-	var progress bool
+	var progress, failFast bool
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration: sf-processor pipeline.json or YAML (default: the built-in pipeline)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c (sf-processor's name)")
 	fs.StringVar(&driver, "driver", "", "source driver: file, socket, kafka or nats (default: the config's, else from INPUT)")
@@ -109,6 +109,7 @@ examples:
 	fs.StringVar(&logFormat, "log-format", config.Default("settings", "log.format"), "log format: text or json")
 	fs.StringVar(&metricsAddr, "metrics", os.Getenv("SFCONNECTOR_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env SFCONNECTOR_METRICS_ADDR)")
 	fs.DurationVar(&shutdown, "shutdown-timeout", 0, "how long SIGTERM waits for in-flight records (default: the config's, else 10s)")
+	fs.BoolVar(&failFast, "fail-fast", false, "without a dead-letter sink, stop with an error when a batch still fails after every retry (settings retry.failfast)")
 	fs.StringVar(&compat, "compat", "", "sf-processor: every policy engine evaluates as sf-processor 0.7.0 does, to compare alerts side by side (overrides the policyengine's \"compat\" key; docs/migrating.md)")
 	fs.BoolVar(&progress, "progress", isTerminal(os.Stderr), "print a progress line with records/s and ETA when reading files")
 	if err := fs.Parse(args); err != nil {
@@ -167,6 +168,12 @@ examples:
 		}
 		cfg.Settings.Set("shutdown.timeout", shutdown.String())
 	}
+	if failFast {
+		if cfg.Settings == nil {
+			cfg.Settings = config.NewPlugin("settings", "command line", nil)
+		}
+		cfg.Settings.Set("retry.failfast", "true")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -184,6 +191,7 @@ examples:
 		return err
 	}
 	health := &connector.Health{}
+	health.SetCheck(built.Unready) // a failing sink makes /readyz answer 503
 	if metricsAddr != "" {
 		addr, _, err := connector.Serve(ctx, metricsAddr, metrics, health)
 		if err != nil {

@@ -18,12 +18,13 @@ import (
 // cmdValidate checks a configuration and its policies and lists every
 // problem; it exits 1 when there is any error (with --strict, any warning).
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG | CONFIG] [--policies PATH[,PATH...]] [--strict]", stderr)
-	var cfgPath, policyPaths string
+	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG | CONFIG] [--policies PATH[,PATH...]] [--sigma-config FILE] [--strict]", stderr)
+	var cfgPath, policyPaths, sigmaConfig string
 	var strict bool
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration to check (keys, values, and the policies it names)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c")
 	fs.StringVar(&policyPaths, "policies", "", "policy files or directories to check (default: those of the configuration; without either, the bundled policies)")
+	fs.StringVar(&sigmaConfig, "sigma-config", "", "Sigma field mapping for the Sigma rules given with --policies (default: the built-in mapping)")
 	fs.BoolVar(&strict, "strict", false, "treat warnings (unknown fields, duplicate rules, repaired YAML) as errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -89,6 +90,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 						if strings.EqualFold(k.String("compat"), policies.CompatSFProcessor) {
 							o = o.SFProcessorCompat()
 						}
+						o.SigmaConfig = k.String("config")
 						pathsToCheck = append(pathsToCheck, policyCheck{splitComma(p), o})
 					}
 				}
@@ -100,7 +102,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if policyPaths != "" {
-		pathsToCheck = []policyCheck{{splitComma(policyPaths), policies.Options{Strict: strict}}}
+		pathsToCheck = []policyCheck{{splitComma(policyPaths), policies.Options{Strict: strict, SigmaConfig: sigmaConfig}}}
 	}
 	var diags []policies.Diagnostic
 	checked := cfgPath
