@@ -26,9 +26,11 @@ test:
 	$(GO) test -count=1 -timeout 20m ./...
 
 # The race detector over the packages that run goroutines of their own
-# (router, bus sources and sinks, flattening and policy workers); about a
-# minute on 2 cores.
-RACE_PKGS := ./connector/ ./encoding/avro/ ./transforms/... ./sources/... ./sinks/file/ ./sinks/kafka/ ./sinks/nats/ ./internal/bus/
+# (router, bus sources and sinks, flattening and policy workers) and the
+# sources and sinks running the conformance suite (file, socket, syslog with
+# a real rsyslogd, terminal); a few minutes on 2 cores.
+RACE_PKGS := ./connector/ ./encoding/avro/ ./transforms/... ./sources/... ./sinks/file/ ./sinks/kafka/ ./sinks/nats/ \
+	./sinks/syslog/ ./sinks/terminal/ ./internal/bus/
 race:
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 

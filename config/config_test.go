@@ -31,24 +31,24 @@ func TestParseReferencePipeline(t *testing.T) {
 		t.Fatalf("policy node = %+v", pe)
 	}
 	k := pe.Keys()
-	if got := k.String("policies", ""); got != "/etc/policies" {
+	if got := k.Given("policies"); got != "/etc/policies" {
 		t.Errorf("policies = %q", got)
 	}
-	k.Enum("mode", "enrich", "alert", "enrich", "filter")
+	k.Enum("mode", "alert", "enrich", "filter")
 	if err := k.Err(); err != nil {
 		t.Errorf("policy keys: %v", err)
 	}
 	ex := pe.Children[0].Keys()
 	// seed-era keys mean the dotted ones
-	if got := ex.Int("syslog.port", 0); got != 514 {
+	if got := ex.Int("syslog.port"); got != 514 {
 		t.Errorf("syslog.port via port = %d", got)
 	}
-	if got := ex.String("syslog.proto", ""); got != "tcp" {
+	if got := ex.Given("syslog.proto"); got != "tcp" {
 		t.Errorf("syslog.proto via proto = %q", got)
 	}
-	ex.String("export", "")
-	ex.String("syslog.tag", "")
-	ex.String("syslog.host", "")
+	ex.Given("export")
+	ex.Given("syslog.tag")
+	ex.Given("syslog.host")
 	if err := ex.Err(); err != nil {
 		t.Errorf("exporter keys: %v", err)
 	}
@@ -63,8 +63,8 @@ func TestValuesAsNumbersAndBooleans(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := c.Root.Children[0].Keys()
-	if !k.Bool("flat", false) || k.Int("buffer", 0) != 100 || k.String("file.path", "") != "/tmp/x" {
-		t.Fatalf("flat=%v buffer=%d", k.Bool("flat", false), k.Int("buffer", 0))
+	if !k.Bool("flat") || k.Int("buffer") != 100 || k.Given("file.path") != "/tmp/x" {
+		t.Fatalf("flat=%v buffer=%d", k.Bool("flat"), k.Int("buffer"))
 	}
 }
 
@@ -96,10 +96,10 @@ func TestEnvOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	pe := c.Root.Children[0]
-	if got := pe.Keys().String("mode", ""); got != "alert" {
+	if got := pe.Keys().Given("mode"); got != "alert" {
 		t.Errorf("mode = %q", got)
 	}
-	if got := pe.Children[0].Keys().String("file.path", ""); got != "/var/out.json" {
+	if got := pe.Children[0].Keys().Given("file.path"); got != "/var/out.json" {
 		t.Errorf("file.path = %q, want the EXPORTER_FILE_PATH override", got)
 	}
 }
@@ -116,10 +116,10 @@ pipeline:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Source == nil || c.Source.Kind != "socket" || c.Source.Keys().String("path", "") != "/tmp/sf.sock" {
+	if c.Source == nil || c.Source.Kind != "socket" || c.Source.Keys().Given("path") != "/tmp/sf.sock" {
 		t.Fatalf("source = %+v", c.Source)
 	}
-	if !c.Root.Children[0].Keys().Bool("flat", false) {
+	if !c.Root.Children[0].Keys().Bool("flat") {
 		t.Error("flat: true lost")
 	}
 }
@@ -152,9 +152,9 @@ func TestUnknownKeyAndBadValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := c.Root.Children[0].Keys()
-	k.String("export", "")
-	k.String("file.path", "")
-	k.Bool("flat", false)
+	k.Given("export")
+	k.Given("file.path")
+	k.Bool("flat")
 	err = k.Err()
 	if err == nil {
 		t.Fatal("no error")
@@ -212,10 +212,10 @@ func TestEnvOverrideAliasAndExportType(t *testing.T) {
 		t.Fatal(err)
 	}
 	sys := c.Root.Children[0].Keys()
-	if got := sys.String("syslog.host", ""); got != "envhost" {
+	if got := sys.Given("syslog.host"); got != "envhost" {
 		t.Errorf("syslog.host = %q, want the EXPORTER_HOST override", got)
 	}
-	if got := sys.Int("syslog.port", 0); got != 1514 {
+	if got := sys.Int("syslog.port"); got != 1514 {
 		t.Errorf("syslog.port = %d", got)
 	}
 	n := c.Root.Children[1]
@@ -237,12 +237,12 @@ func TestOtherExportKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := c.Root.Children[0].Keys()
-	k.String("export", "")
+	k.Given("export")
 	got := strings.Join(k.OtherExports("file"), " ")
 	if want := "es.addresses findings.pool.maxage host port syslog.proto"; got != want {
 		t.Errorf("OtherExports = %q, want %q", got, want)
 	}
-	k.String("file.path", "")
+	k.Given("file.path")
 	err = k.Err()
 	if err == nil || !strings.Contains(err.Error(), `unknown key "hots"`) {
 		t.Fatalf("err = %v, want the typo hots reported", err)
@@ -254,8 +254,8 @@ func TestOtherExportKeys(t *testing.T) {
 	// read as a terminal exporter without OtherExports: host is declared
 	// but unread, and the message must not suggest "host" for "host"
 	k = c.Root.Children[0].Keys()
-	k.String("export", "")
-	k.String("file.path", "")
+	k.Given("export")
+	k.Given("file.path")
 	msg := k.Err().Error()
 	if strings.Contains(msg, `"host" (did you mean "host"?)`) || !strings.Contains(msg, `unknown key "host" (declared, but not used`) {
 		t.Errorf("error %q: want host named as declared but unused, with no self-suggestion", msg)

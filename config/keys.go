@@ -48,7 +48,7 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "concurrency", Default: "0", Doc: "policy evaluation workers; 0 means one per CPU"},
 	{Kind: KindPolicy, Key: "strict", Default: "false", Doc: "treat policy warnings (unknown fields, duplicate rules) as errors"},
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
-	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
+	{Kind: KindPolicy, Key: "monitor.interval", Default: "300ms", Doc: "how long file changes settle before a reload"},
 	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
 	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "falco or sigma; either way Falco-style files (YAML lists) and Sigma rules (mappings with a detection) are told apart by their content, so one directory may hold both"},
 	{Kind: KindPolicy, Key: "config", Doc: "Sigma field-mapping file (sigmac format: logsources, fieldmappings) for the Sigma rules among the policies; empty: the built-in mapping (docs/policies.md)"},
@@ -139,6 +139,14 @@ func Spec(kind, key string) (KeySpec, bool) {
 	return KeySpec{}, false
 }
 
+// Default returns the default Specs declares for a key of a plugin kind
+// ("" when it has none or the key is not declared): for defaults needed
+// outside a Keys reader, such as command-line flags.
+func Default(kind, key string) string {
+	s, _ := Spec(kind, key)
+	return s.Default
+}
+
 // Keys reads a plugin's keys with types and defaults, collecting errors.
 // Every key read is marked used; Err reports the unused ones as unknown.
 type Keys struct {
@@ -209,9 +217,14 @@ func (p *Plugin) lookup(key string) (string, bool) {
 	return "", false
 }
 
-func (k *Keys) get(key, def string) (string, bool) {
+// get returns the key's value, or the default config.Specs declares for it
+// when the key is absent or empty: Specs is the one place a default is
+// written, so the documentation cannot drift from what the code uses.
+// fromSpec tells that the value is that default.
+func (k *Keys) get(key string) (v string, fromSpec bool) {
 	k.used[key] = true
-	if s, ok := Spec(k.p.Kind, key); ok {
+	s, ok := Spec(k.p.Kind, key)
+	if ok {
 		k.used[s.Key] = true
 		for _, a := range s.Aliases {
 			k.used[a] = true
@@ -221,28 +234,57 @@ func (k *Keys) get(key, def string) (string, bool) {
 		// env overrides and validation depend on it
 		k.errs = append(k.errs, fmt.Errorf("%s: key %q is read but not declared in config.Specs (a bug)", k.p.Where, key))
 	}
-	v, ok := k.p.lookup(key)
-	if !ok || strings.TrimSpace(v) == "" {
-		return def, false
+	v, set := k.p.lookup(key)
+	if !set || strings.TrimSpace(v) == "" {
+		return s.Default, true
 	}
-	return strings.TrimSpace(v), true
+	return strings.TrimSpace(v), false
+}
+
+// Lookup returns the key's value and whether it was set (a caller whose
+// default comes from elsewhere, such as a command-line flag).
+func (k *Keys) Lookup(key string) (string, bool) {
+	v, fromSpec := k.get(key)
+	return v, !fromSpec
+}
+
+// Given returns the key's value as set, "" when it is absent: no default
+// (a check of what a configuration names, such as the peers it dials).
+func (k *Keys) Given(key string) string {
+	v, set := k.Lookup(key)
+	if !set {
+		return ""
+	}
+	return v
 }
 
 func (k *Keys) fail(key, v, want string) {
 	k.errs = append(k.errs, fmt.Errorf("%s: key %q: invalid value %q: %s", k.p.Where, key, v, want))
 }
 
-// String returns the key's value or def.
-func (k *Keys) String(key, def string) string {
-	v, _ := k.get(key, def)
+// bad reports an invalid value: the user's, or a default in Specs that the
+// reading method cannot parse (a bug in Specs, caught by every test that
+// builds the component).
+func (k *Keys) bad(key, v string, fromSpec bool, want string) {
+	if fromSpec {
+		k.errs = append(k.errs, fmt.Errorf("%s: key %q: the default %q in config.Specs is invalid: %s (a bug)", k.p.Where, key, v, want))
+		return
+	}
+	k.fail(key, v, want)
+}
+
+// String returns the key's value or its default.
+func (k *Keys) String(key string) string {
+	v, _ := k.get(key)
 	return v
 }
 
-// Enum returns the key's value (lower-cased), which must be one of allowed.
-func (k *Keys) Enum(key, def string, allowed ...string) string {
-	v, set := k.get(key, def)
+// Enum returns the key's value (lower-cased), which must be one of allowed;
+// an empty default is allowed too (the key is optional).
+func (k *Keys) Enum(key string, allowed ...string) string {
+	v, fromSpec := k.get(key)
 	v = strings.ToLower(v)
-	if !set {
+	if fromSpec && v == "" {
 		return v
 	}
 	for _, a := range allowed {
@@ -250,55 +292,74 @@ func (k *Keys) Enum(key, def string, allowed ...string) string {
 			return v
 		}
 	}
-	k.fail(key, v, "want one of "+strings.Join(allowed, ", "))
-	return def
+	k.bad(key, v, fromSpec, "want one of "+strings.Join(allowed, ", "))
+	// carry on with the default, so that the error reported is this one,
+	// not one about an empty choice further on
+	return strings.ToLower(Default(k.p.Kind, key))
 }
 
-// Int returns the key's value as an integer.
-func (k *Keys) Int(key string, def int) int {
-	v, set := k.get(key, "")
-	if !set {
-		return def
+// Int returns the key's value as an integer (0 when neither set nor
+// defaulted).
+func (k *Keys) Int(key string) int {
+	v, fromSpec := k.get(key)
+	if v == "" {
+		return 0
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		k.fail(key, v, "want an integer")
-		return def
+		k.bad(key, v, fromSpec, "want an integer")
+		return 0
 	}
 	return n
 }
 
-// Bool accepts true/false, on/off, yes/no, 1/0.
-func (k *Keys) Bool(key string, def bool) bool {
-	v, set := k.get(key, "")
-	if !set {
-		return def
-	}
-	switch strings.ToLower(v) {
-	case "true", "on", "yes", "1":
-		return true
-	case "false", "off", "no", "0":
+// Bool accepts true/false, on/off, yes/no, 1/0 (false when neither set nor
+// defaulted).
+func (k *Keys) Bool(key string) bool {
+	v, fromSpec := k.get(key)
+	if v == "" {
 		return false
 	}
-	k.fail(key, v, "want true or false")
-	return def
+	b, ok := ParseBool(v)
+	if !ok {
+		k.bad(key, v, fromSpec, "want true or false")
+	}
+	return b
 }
 
-// Duration accepts Go durations ("500ms", "2s") and plain numbers of seconds.
-func (k *Keys) Duration(key string, def time.Duration) time.Duration {
-	v, set := k.get(key, "")
-	if !set {
-		return def
+// ParseBool parses the boolean spellings configuration values accept.
+func ParseBool(v string) (value, ok bool) {
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "1":
+		return true, true
+	case "false", "off", "no", "0":
+		return false, true
 	}
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.Duration(n * float64(time.Second))
+	return false, false
+}
+
+// Duration accepts Go durations ("500ms", "2s") and plain numbers of seconds
+// (0 when neither set nor defaulted).
+func (k *Keys) Duration(key string) time.Duration {
+	v, fromSpec := k.get(key)
+	if v == "" {
+		return 0
 	}
-	d, err := time.ParseDuration(v)
+	d, err := ParseDuration(v)
 	if err != nil {
-		k.fail(key, v, "want a duration such as 500ms or 2s")
-		return def
+		k.bad(key, v, fromSpec, "want a duration such as 500ms or 2s")
+		return 0
 	}
 	return d
+}
+
+// ParseDuration parses a duration as configuration values give it: a Go
+// duration or a plain number of seconds.
+func ParseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	return time.ParseDuration(v)
 }
 
 // Prefixed returns the keys that start with prefix, with strip removed from
@@ -490,9 +551,9 @@ func busSpecs() []KeySpec {
 		{Kind: "kafka", Key: "start", Default: "earliest", Doc: "earliest or latest, for a group with no committed offset"},
 		{Kind: "kafka", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry) or otel (OTLP LogsData, as the otel format writes)"},
 		{Kind: "kafka", Key: "encoding", Default: "proto", Doc: "format otel: proto or json; either is read, this only checks the value"},
-		{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
+		{Kind: "kafka", Key: "inflight", Default: "16", Doc: "pipeline batches delivered and awaiting their ack at once; 1 delivers one batch at a time"},
 		{Kind: "kafka", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch (default 16 with format otel: each message holds up to 256 records)"},
-		{Kind: "kafka", Key: "batch.timeout", Default: "20ms", Doc: "a partial batch is handed on after this long"},
+		{Kind: "kafka", Key: "batch.timeout", Default: "10ms", Doc: "a partial batch is handed on after this long"},
 		{Kind: "kafka", Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, group.id, auto.offset.reset, security.protocol, sasl.*, ssl.* ...), rewritten into this driver's keys at load time; a property without an equivalent is a warning (docs/migrating.md)"},
 	}...)
 	add(tls("kafka", "")...)
@@ -508,8 +569,9 @@ func busSpecs() []KeySpec {
 		{Kind: "nats", Key: "start", Default: "all", Doc: "deliver policy of a new durable: all or new"},
 		{Kind: "nats", Key: "format", Default: "avro", Doc: "payload format: avro (schema registry) or otel (OTLP LogsData)"},
 		{Kind: "nats", Key: "encoding", Default: "proto", Doc: "format otel: proto or json; either is read, this only checks the value"},
-		{Kind: "nats", Key: "inflight", Default: "1000", Doc: "unacknowledged messages at most"},
+		{Kind: "nats", Key: "inflight", Default: "16", Doc: "pipeline batches delivered and awaiting their ack at once; 1 delivers one batch at a time"},
 		{Kind: "nats", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch (default 16 with format otel: each message holds up to 256 records)"},
+		{Kind: "nats", Key: "batch.timeout", Default: "10ms", Doc: "a partial batch is handed on after this long"},
 	}...)
 	add(natsAuth("nats", "")...)
 	add(tls("nats", "")...)

@@ -59,16 +59,21 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	}
 	var errs []error
 	settings := Settings{Logger: opts.Logger, Metrics: opts.Metrics, HeapFloor: DefaultHeapFloor}
-	if cfg.Settings != nil {
-		k := cfg.Settings.Keys()
-		k.String("log.level", "")
-		k.String("log.format", "")
-		k.String("metrics.addr", "")
-		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
-		settings.RetryMax = k.Int("retry.max", 5)
-		settings.RetryInitial = k.Duration("retry.initial", 0)
-		settings.FailFast = k.Bool("retry.failfast", false)
-		dl, err := buildDeadLetter(ctx, cfg.Settings, k, opts)
+	{
+		// without a settings section the defaults still come from the specs
+		sp := cfg.Settings
+		if sp == nil {
+			sp = config.NewPlugin("settings", cfg.File+": settings", nil)
+		}
+		k := sp.Keys()
+		k.String("log.level")
+		k.String("log.format")
+		k.String("metrics.addr")
+		settings.ShutdownTimeout = k.Duration("shutdown.timeout")
+		settings.RetryMax = k.Int("retry.max")
+		settings.RetryInitial = k.Duration("retry.initial")
+		settings.FailFast = k.Bool("retry.failfast")
+		dl, err := buildDeadLetter(ctx, sp, k, opts)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -76,8 +81,6 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		if err := k.Err(); err != nil {
 			errs = append(errs, err)
 		}
-	} else {
-		settings.RetryMax = 5
 	}
 
 	if cfg.Root.Kind == config.KindInput && !strings.EqualFold(cfg.Root.Name, "otelkafka") {
@@ -91,14 +94,14 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	flatCfg := flatten.Config{Logger: opts.Logger}
 	if cfg.Root.Kind == config.KindReader {
 		rk := cfg.Root.Keys()
-		max := rk.Int("tables.max", 0)
+		max := rk.Int("tables.max")
 		flatCfg.MaxProcesses, flatCfg.MaxFiles, flatCfg.MaxContainers, flatCfg.MaxPods = max, max, max, max
-		flatCfg.ExitGrace = rk.Duration("tables.grace", 0)
+		flatCfg.ExitGrace = rk.Duration("tables.grace")
 		if err := flatCfg.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", cfg.Root.Where, err))
 		}
-		rk.String("filter.enabled", "")
-		rk.String("filter.maxage", "")
+		rk.String("filter.enabled")
+		rk.String("filter.maxage")
 		if err := rk.Err(); err != nil {
 			errs = append(errs, err)
 		}
@@ -201,11 +204,11 @@ func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, e
 	switch driver {
 	case "file":
 		paths := opts.Inputs
-		if p := k.String("path", ""); len(paths) == 0 && p != "" {
+		if p := k.String("path"); len(paths) == 0 && p != "" {
 			paths = []string{p}
 		}
-		c := filesrc.Config{Paths: paths, Follow: k.Bool("follow", false), Settle: k.Duration("follow.settle", 0),
-			BatchSize: k.Int("batch.size", 4096), Logger: opts.Logger, OnStart: opts.OnStart, OnProgress: opts.OnProgress}
+		c := filesrc.Config{Paths: paths, Follow: k.Bool("follow"), Settle: k.Duration("follow.settle"),
+			BatchSize: k.Int("batch.size"), Logger: opts.Logger, OnStart: opts.OnStart, OnProgress: opts.OnProgress}
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
@@ -217,18 +220,18 @@ func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, e
 		}
 		return filesrc.New(c)
 	case "socket":
-		path := k.String("path", "/sock/sysflow.sock")
+		path := k.String("path")
 		for _, in := range opts.Inputs {
 			path = strings.TrimPrefix(in, "unix://")
 		}
-		modeText := k.String("mode", "0600")
+		modeText := k.String("mode")
 		mode, err := strconv.ParseUint(modeText, 8, 32)
 		if err != nil || mode > 0o777 {
 			k.Fail("mode", modeText, "want octal permissions such as 0600")
 		}
-		c := socket.Config{Path: path, Mode: os.FileMode(mode), BatchSize: k.Int("batch.size", 1024),
-			BatchTimeout: k.Duration("batch.timeout", 0), MaxMessage: k.Int("max.message", 16<<20),
-			Buffer: k.Int("buffer", 64), Logger: opts.Logger}
+		c := socket.Config{Path: path, Mode: os.FileMode(mode), BatchSize: k.Int("batch.size"),
+			BatchTimeout: k.Duration("batch.timeout"), MaxMessage: k.Int("max.message"),
+			Buffer: k.Int("buffer"), Logger: opts.Logger}
 		// what was read is delivered within most of the shutdown deadline,
 		// leaving the rest for the sinks to flush
 		settings.setDefaults()
@@ -246,15 +249,15 @@ func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, e
 
 func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error) {
 	k := n.Keys()
-	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "null")
-	grouped := k.Enum("type", "telemetry", "telemetry", "alert") == "alert"
-	format := k.Enum("format", "json", "json", "ecs", "text", "avro", "otel")
-	flat := k.Bool("flat", false)
-	k.Int("buffer", 0)
+	export := k.Enum("export", "terminal", "file", "syslog", "kafka", "nats", "null")
+	grouped := k.Enum("type", "telemetry", "alert") == "alert"
+	format := k.Enum("format", "json", "ecs", "text", "avro", "otel")
+	flat := k.Bool("flat")
+	k.Int("buffer")
 	// read as text: the reference takes only "true" as true and any other
 	// text (its template's description included) as false; ignored here
-	k.String("vault.secrets", "")
-	k.String("vault.path", "")
+	k.String("vault.secrets")
+	k.String("vault.path")
 	if unused := k.OtherExports(export); len(unused) > 0 {
 		// sf-processor's template sets every export type's keys at once
 		opts.Logger.Debug("exporter keys of other export types are not used", "plugin", n.Where, "export", export, "keys", strings.Join(unused, ","))
@@ -283,8 +286,8 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		t.Grouped = grouped
 		s = &Sink{Name: "terminal", Pub: t}
 	case "file":
-		c := file.Config{Path: k.String("file.path", "./export.out"), RotateSize: int64(k.Int("file.rotate.size", 0)),
-			RotateKeep: k.Int("file.rotate.keep", 5)}
+		c := file.Config{Path: k.String("file.path"), RotateSize: int64(k.Int("file.rotate.size")),
+			RotateKeep: k.Int("file.rotate.keep")}
 		if err := k.Err(); err != nil {
 			return nil, err
 		}
@@ -307,17 +310,17 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)
 		}
 		c := syslog.Config{
-			Proto: k.String("syslog.proto", "tcp"), Host: k.String("syslog.host", "localhost"), Port: k.Int("syslog.port", 514),
-			Tag: k.String("syslog.tag", "sysflow"), Source: k.String("syslog.source", ""), Format: k.String("syslog.format", ""),
-			Framing: k.String("syslog.framing", ""), Facility: k.String("syslog.facility", ""),
-			Severity: syslog.SeverityMap{High: k.String("syslog.severity.high", ""), Medium: k.String("syslog.severity.medium", ""),
-				Low: k.String("syslog.severity.low", ""), Event: k.String("syslog.severity.event", "")},
-			TLS: syslog.TLSConfig{CAFile: k.String("syslog.tls.ca", ""), CertFile: k.String("syslog.tls.cert", ""),
-				KeyFile: k.String("syslog.tls.key", ""), ServerName: k.String("syslog.tls.servername", ""),
-				InsecureSkipVerify: k.Bool("syslog.tls.insecure", false)},
-			Buffer: k.Int("syslog.buffer", 0), ResendWindow: k.Duration("syslog.resend_window", 0),
-			MaxMessageSize: k.Int("syslog.max_message_size", 0), DialTimeout: k.Duration("syslog.dial_timeout", 0),
-			WriteTimeout: k.Duration("syslog.write_timeout", 0), ReconnectTimeout: k.Duration("syslog.reconnect_timeout", 0),
+			Proto: k.String("syslog.proto"), Host: k.String("syslog.host"), Port: k.Int("syslog.port"),
+			Tag: k.String("syslog.tag"), Source: k.String("syslog.source"), Format: k.String("syslog.format"),
+			Framing: k.String("syslog.framing"), Facility: k.String("syslog.facility"),
+			Severity: syslog.SeverityMap{High: k.String("syslog.severity.high"), Medium: k.String("syslog.severity.medium"),
+				Low: k.String("syslog.severity.low"), Event: k.String("syslog.severity.event")},
+			TLS: syslog.TLSConfig{CAFile: k.String("syslog.tls.ca"), CertFile: k.String("syslog.tls.cert"),
+				KeyFile: k.String("syslog.tls.key"), ServerName: k.String("syslog.tls.servername"),
+				InsecureSkipVerify: k.Bool("syslog.tls.insecure")},
+			Buffer: k.Int("syslog.buffer"), ResendWindow: k.Duration("syslog.resend_window"),
+			MaxMessageSize: k.Int("syslog.max_message_size"), DialTimeout: k.Duration("syslog.dial_timeout"),
+			WriteTimeout: k.Duration("syslog.write_timeout"), ReconnectTimeout: k.Duration("syslog.reconnect_timeout"),
 			Encoder: enc, Logger: watermillLogger{opts.Logger},
 		}
 		if err := k.Err(); err != nil {

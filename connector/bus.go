@@ -41,27 +41,27 @@ type busKeys struct {
 	prefix string
 }
 
-func (b busKeys) s(key, def string) string { return b.k.String(b.prefix+key, def) }
+func (b busKeys) s(key string) string { return b.k.String(b.prefix + key) }
 
 func (b busKeys) tls() bus.TLSConfig {
-	return bus.TLSConfig{Enable: b.k.Bool(b.prefix+"tls", false), CA: b.s("tls.ca", ""), Cert: b.s("tls.cert", ""),
-		Key: b.s("tls.key", ""), ServerName: b.s("tls.servername", ""), InsecureSkipVerify: b.k.Bool(b.prefix+"tls.insecure", false)}
+	return bus.TLSConfig{Enable: b.k.Bool(b.prefix + "tls"), CA: b.s("tls.ca"), Cert: b.s("tls.cert"),
+		Key: b.s("tls.key"), ServerName: b.s("tls.servername"), InsecureSkipVerify: b.k.Bool(b.prefix + "tls.insecure")}
 }
 
 func (b busKeys) sasl() kafkaconn.SASLConfig {
-	return kafkaconn.SASLConfig{Mechanism: b.s("sasl.mechanism", ""), Username: b.s("sasl.username", ""),
-		Password: secretEnv(envKafkaPassword), PasswordFile: b.s("sasl.password_file", "")}
+	return kafkaconn.SASLConfig{Mechanism: b.s("sasl.mechanism"), Username: b.s("sasl.username"),
+		Password: secretEnv(envKafkaPassword), PasswordFile: b.s("sasl.password_file")}
 }
 
 func (b busKeys) nats() natsconn.Config {
-	return natsconn.Config{URL: b.s("url", "nats://127.0.0.1:4222"), Name: "sfconnector", Creds: b.s("creds", ""),
-		NKey: b.s("nkey", ""), Token: secretEnv(envNATSToken), TokenFile: b.s("token_file", ""), User: b.s("user", ""),
-		Password: secretEnv(envNATSPassword), PasswordFile: b.s("password_file", ""), TLS: b.tls()}
+	return natsconn.Config{URL: b.s("url"), Name: "sfconnector", Creds: b.s("creds"),
+		NKey: b.s("nkey"), Token: secretEnv(envNATSToken), TokenFile: b.s("token_file"), User: b.s("user"),
+		Password: secretEnv(envNATSPassword), PasswordFile: b.s("password_file"), TLS: b.tls()}
 }
 
 func (b busKeys) registry(schema avro.Schema) avro.Config {
-	return avro.Config{RegistryURL: b.s("registry.url", ""), Username: b.s("registry.username", ""),
-		Password: secretEnv(envRegistryPassword), PasswordFile: b.s("registry.password_file", ""), Schema: schema}
+	return avro.Config{RegistryURL: b.s("registry.url"), Username: b.s("registry.username"),
+		Password: secretEnv(envRegistryPassword), PasswordFile: b.s("registry.password_file"), Schema: schema, KeyPrefix: b.prefix}
 }
 
 func splitBrokers(s string) []string {
@@ -86,7 +86,7 @@ type busEncoding struct {
 }
 
 func readBusEncoding(b busKeys, format string) busEncoding {
-	e := busEncoding{format: format, kind: b.k.Enum(b.prefix+"encoding", "flat", "flat", "alert", "raw", "proto", "json"),
+	e := busEncoding{format: format, kind: b.k.Enum(b.prefix+"encoding", "flat", "alert", "raw", "proto", "json"),
 		rc: b.registry(avro.SchemaEvent)}
 	e.rc.Schema = map[string]avro.Schema{"flat": avro.SchemaEvent, "alert": avro.SchemaAlert, "raw": avro.SchemaRecord}[e.kind]
 	return e
@@ -126,16 +126,16 @@ func (e busEncoding) encoder(b busKeys, enc encoding.Encoder, where string, opts
 }
 
 func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.Keys, enc encoding.Encoder, opts Options) (*Sink, error) {
-	format := k.String("format", "json")
+	format := k.String("format")
 	switch export {
 	case "kafka":
 		b := busKeys{k: k, prefix: "kafka."}
 		c := kafkasink.Config{
-			Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topic: b.s("topic", "sysflow"),
-			Key: b.s("key", ""), Acks: b.s("acks", "all"), Compression: b.s("compression", "none"),
-			BatchSize: k.Int("kafka.batch.size", 0), BatchBytes: int64(k.Int("kafka.batch.bytes", 0)),
-			BatchTimeout: k.Duration("kafka.batch.timeout", 0), CreateTopics: k.Bool("kafka.create.topics", false),
-			Partitions: k.Int("kafka.partitions", 0), ReplicationFactor: k.Int("kafka.replication_factor", 0),
+			Brokers: splitBrokers(b.s("brokers")), Topic: b.s("topic"),
+			Key: b.s("key"), Acks: b.s("acks"), Compression: b.s("compression"),
+			BatchSize: k.Int("kafka.batch.size"), BatchBytes: int64(k.Int("kafka.batch.bytes")),
+			BatchTimeout: k.Duration("kafka.batch.timeout"), CreateTopics: k.Bool("kafka.create.topics"),
+			Partitions: k.Int("kafka.partitions"), ReplicationFactor: k.Int("kafka.replication_factor"),
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger},
 		}
 		be := readBusEncoding(b, format)
@@ -160,9 +160,9 @@ func buildBusSink(ctx context.Context, export string, n *config.Node, k *config.
 		return &Sink{Name: "kafka:" + c.Topic, Pub: pub, Raw: raw}, nil
 	case "nats":
 		b := busKeys{k: k, prefix: "nats."}
-		c := natssink.Config{ConnConfig: b.nats(), Subject: b.s("subject", "sysflow.{type}.{node}"),
-			CoreNATS: !k.Bool("nats.jetstream", true), Stream: b.s("stream", ""),
-			MaxPending: k.Int("nats.max_pending", 0), Logger: watermillLogger{opts.Logger}}
+		c := natssink.Config{ConnConfig: b.nats(), Subject: b.s("subject"),
+			CoreNATS: !k.Bool("nats.jetstream"), Stream: b.s("stream"),
+			MaxPending: k.Int("nats.max_pending"), Logger: watermillLogger{opts.Logger}}
 		c.CreateStream = c.Stream != ""
 		be := readBusEncoding(b, format)
 		if err := k.Err(); err != nil {
@@ -213,24 +213,26 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 	k := plug.Keys()
 	b := busKeys{k: k}
 	var format string
-	batch := 0
 	if driver == "otelkafka" {
 		// sf-processor's driver for OTLP logs on Kafka: our Kafka source
-		// with format otel
-		format = k.Enum("format", "otel", "otel")
+		// with format otel (its spec's batch.size default is otelSourceBatch)
+		format = k.Enum("format", "otel")
 		driver = "kafka"
 	} else {
-		format = k.Enum("format", "avro", "avro", "otel")
+		format = k.Enum("format", "avro", "otel")
 	}
+	batch := k.Int("batch.size")
 	if format == "otel" {
-		batch = otelSourceBatch
-		k.Enum("encoding", "proto", "proto", "json") // either is read: the decoder tells them apart
+		if _, set := k.Lookup("batch.size"); !set {
+			batch = otelSourceBatch
+		}
+		k.Enum("encoding", "proto", "json") // either is read: the decoder tells them apart
 	}
 	switch driver {
 	case "kafka":
-		c := kafkasrc.Config{Brokers: splitBrokers(b.s("brokers", "localhost:9092")), Topics: splitBrokers(b.s("topic", "sysflow")),
-			Group: b.s("group", "sfconnector"), StartOffset: b.s("start", "earliest"), MaxInFlight: k.Int("inflight", 0),
-			BatchSize: k.Int("batch.size", batch), BatchTimeout: k.Duration("batch.timeout", 0),
+		c := kafkasrc.Config{Brokers: splitBrokers(b.s("brokers")), Topics: splitBrokers(b.s("topic")),
+			Group: b.s("group"), StartOffset: b.s("start"), MaxInFlight: k.Int("inflight"),
+			BatchSize: batch, BatchTimeout: k.Duration("batch.timeout"),
 			TLS: b.tls(), SASL: b.sasl(), Logger: watermillLogger{opts.Logger}}
 		dec, err := sourceDecoder(b, format, plug, opts)
 		if err != nil || dec == nil {
@@ -243,9 +245,9 @@ func buildBusSource(driver string, plug *config.Plugin, opts Options) (Source, e
 		}
 		return newEndless(src), nil
 	case "nats":
-		c := natssrc.Config{ConnConfig: b.nats(), Subject: b.s("subject", "sysflow.>"), CoreNATS: !k.Bool("jetstream", true),
-			Queue: b.s("queue", ""), Stream: b.s("stream", ""), Durable: b.s("durable", "sfconnector"),
-			DeliverPolicy: b.s("start", ""), MaxInFlight: k.Int("inflight", 0), BatchSize: k.Int("batch.size", batch),
+		c := natssrc.Config{ConnConfig: b.nats(), Subject: b.s("subject"), CoreNATS: !k.Bool("jetstream"),
+			Queue: b.s("queue"), Stream: b.s("stream"), Durable: b.s("durable"),
+			DeliverPolicy: b.s("start"), MaxInFlight: k.Int("inflight"), BatchSize: batch, BatchTimeout: k.Duration("batch.timeout"),
 			Logger: watermillLogger{opts.Logger}}
 		dec, err := sourceDecoder(b, format, plug, opts)
 		if err != nil || dec == nil {

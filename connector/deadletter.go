@@ -125,8 +125,8 @@ func (d *deadLetterBus) Close() error { return d.sink.Pub.Close() }
 
 // buildDeadLetter builds the dead-letter sink the settings name, if any.
 func buildDeadLetter(ctx context.Context, settings *config.Plugin, k *config.Keys, opts Options) (message.Publisher, error) {
-	export := k.Enum("deadletter.export", "", "file", "kafka", "nats")
-	path := k.String("deadletter.path", "")
+	export := k.Enum("deadletter.export", "file", "kafka", "nats")
+	path := k.String("deadletter.path")
 	if export == "" && path != "" {
 		export = "file"
 	}

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/policies"
@@ -60,20 +59,20 @@ func splitList(s string) []string {
 
 func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	k := n.Keys()
-	mode := policy.Mode(k.Enum("mode", "enrich", "alert", "enrich", "filter"))
-	paths := k.String("policies", "")
-	workers := k.Int("concurrency", 0)
-	strict := k.Bool("strict", false)
-	monitor := k.Enum("monitor", "local", "local", "none") == "local"
-	debounce := k.Duration("monitor.interval", 300*time.Millisecond)
-	if k.String("action_dir", "") != "" {
+	mode := policy.Mode(k.Enum("mode", "alert", "enrich", "filter"))
+	paths := k.String("policies")
+	workers := k.Int("concurrency")
+	strict := k.Bool("strict")
+	monitor := k.Enum("monitor", "local", "none") == "local"
+	debounce := k.Duration("monitor.interval")
+	if k.String("action_dir") != "" {
 		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
 	}
 	// Both languages are told apart by content; the stanza's language only
 	// says which the reference would have read.
-	k.Enum("language", "falco", "falco", "sigma")
-	sigmaConfig := k.String("config", "")
-	compat := k.Enum("compat", "none", policies.CompatSFProcessor, "none")
+	k.Enum("language", "falco", "sigma")
+	sigmaConfig := k.String("config")
+	compat := k.Enum("compat", policies.CompatSFProcessor, "none")
 	if opts.Compat != "" {
 		compat = strings.ToLower(opts.Compat)
 	}

@@ -53,7 +53,7 @@ func TestExamples(t *testing.T) {
 				checkBuild(t, filepath.Base(f), c2)
 			}
 			for _, n := range policyNodes(cfg) {
-				p := n.Keys().String("policies", "")
+				p := n.Keys().Given("policies")
 				if p == "" {
 					continue
 				}
@@ -78,7 +78,7 @@ func TestExamples(t *testing.T) {
 	}{
 		{"edge-processor", func(c *config.Config) bool {
 			ps := policyNodes(c)
-			return len(ps) > 0 && ps[0].Keys().String("mode", "enrich") == "alert" && len(exporters(c, "syslog")) > 0
+			return len(ps) > 0 && ps[0].Keys().String("mode") == "alert" && len(exporters(c, "syslog")) > 0
 		}},
 		{"edge-forwarder", func(c *config.Config) bool { return len(exporters(c, "kafka")) > 0 }},
 		{"consumer-group", func(c *config.Config) bool {
@@ -657,7 +657,7 @@ func TestCompose(t *testing.T) {
 		}
 		// policies named in the configuration are mounted
 		for _, n := range policyNodes(cfg) {
-			if p := n.Keys().String("policies", ""); p != "" {
+			if p := n.Keys().Given("policies"); p != "" {
 				h, ok := hostPathOf(s, t, p)
 				if !ok {
 					t.Errorf("service %s: policies %s are not mounted", name, p)
@@ -685,7 +685,7 @@ func TestCompose(t *testing.T) {
 		if forwarderCfg.Source == nil || forwarderCfg.Source.Kind != "socket" {
 			t.Fatalf("service %s: want a socket source", forwarder)
 		}
-		sock := forwarderCfg.Source.Keys().String("path", "/sock/sysflow.sock")
+		sock := forwarderCfg.Source.Keys().String("path")
 		vol := volumeAt(t, fw, path.Dir(sock))
 		if vol == "" {
 			t.Fatalf("service %s: no volume at %s for the socket", forwarder, path.Dir(sock))
@@ -715,11 +715,11 @@ func TestCompose(t *testing.T) {
 
 	t.Run("kafka", func(t *testing.T) {
 		fk := exporters(forwarderCfg, "kafka")[0].Keys()
-		topic := fk.String("kafka.topic", "sysflow")
-		if ct := consumerCfg.Source.Keys().String("topic", "sysflow"); ct != topic {
+		topic := fk.String("kafka.topic")
+		if ct := consumerCfg.Source.Keys().String("topic"); ct != topic {
 			t.Errorf("the forwarder writes topic %q, the consumers read %q", topic, ct)
 		}
-		if f := fk.String("format", "json"); f != "avro" {
+		if f := fk.String("format"); f != "avro" {
 			t.Errorf("the forwarder's format is %q; the stack demonstrates avro with the registry", f)
 		}
 		// the topic is created with enough partitions for the consumers
@@ -773,7 +773,7 @@ func TestCompose(t *testing.T) {
 			t.Fatal("the consumers export no alerts to syslog")
 		}
 		k := sys[0].Keys()
-		host := k.String("syslog.host", "localhost")
+		host := k.String("syslog.host")
 		s, ok := c.Services[host]
 		if !ok {
 			t.Fatalf("syslog host %q is not a service", host)
@@ -794,8 +794,8 @@ func TestCompose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proto := k.String("syslog.proto", "tcp")
-		port := k.String("syslog.port", "514")
+		proto := k.String("syslog.proto")
+		port := k.String("syslog.port")
 		want := map[string]string{"tcp": "imtcp", "udp": "imudp"}[proto]
 		if want == "" {
 			t.Fatalf("syslog.proto %q: the demo uses tcp or udp", proto)
@@ -803,7 +803,7 @@ func TestCompose(t *testing.T) {
 		if !regexp.MustCompile(`input\(type="` + want + `" port="` + port + `"\)`).Match(conf) {
 			t.Errorf("%s: no %s input on port %s (the consumers send %s to %s:%s)", confPath, want, port, proto, host, port)
 		}
-		tag := k.String("syslog.tag", "sysflow")
+		tag := k.String("syslog.tag")
 		if !bytes.Contains(conf, []byte(`$app-name == "`+tag+`"`)) {
 			t.Errorf("%s: does not select app-name %q (syslog.tag)", confPath, tag)
 		}
@@ -818,8 +818,8 @@ func TestCompose(t *testing.T) {
 			t.Fatal("the consumers export no alerts to NATS")
 		}
 		k := ns[0].Keys()
-		subject := templateExample(k.String("nats.subject", "sysflow.{type}.{node}"))
-		if k.String("nats.jetstream", "true") == "true" && k.String("nats.stream", "") == "" {
+		subject := templateExample(k.String("nats.subject"))
+		if k.String("nats.jetstream") == "true" && k.Given("nats.stream") == "" {
 			t.Error("the NATS exporter uses JetStream but names no nats.stream to create")
 		}
 		var nc composeService
@@ -840,7 +840,7 @@ func TestCompose(t *testing.T) {
 			t.Error("no service subscribes to the alerts on NATS")
 		}
 		_ = nc
-		host, _ := hostPort(t, k.String("nats.url", ""), 4222)
+		host, _ := hostPort(t, k.Given("nats.url"), 4222)
 		if s := c.Services[host]; !contains(stringList(s.Command), "--jetstream") && !contains(stringList(s.Command), "-js") {
 			t.Errorf("service %s: NATS without --jetstream", host)
 		}
@@ -908,25 +908,25 @@ func addresses(t *testing.T, cfg *config.Config) []address {
 	}
 	if s := cfg.Source; s != nil && s.Kind == "kafka" {
 		k := s.Keys()
-		add(s.Where+" brokers", "kafka", k.String("brokers", ""), 9092)
-		add(s.Where+" registry.url", "registry", k.String("registry.url", ""), 80)
+		add(s.Where+" brokers", "kafka", k.Given("brokers"), 9092)
+		add(s.Where+" registry.url", "registry", k.Given("registry.url"), 80)
 	}
 	if s := cfg.Source; s != nil && s.Kind == "nats" {
-		add(s.Where+" url", "nats", s.Keys().String("url", ""), 4222)
+		add(s.Where+" url", "nats", s.Keys().Given("url"), 4222)
 	}
 	cfg.Root.Walk(func(n *config.Node) {
 		if n.Kind != config.KindExporter {
 			return
 		}
 		k := n.Keys()
-		switch k.String("export", "terminal") {
+		switch k.String("export") {
 		case "kafka":
-			add(n.Where+" kafka.brokers", "kafka", k.String("kafka.brokers", ""), 9092)
-			add(n.Where+" kafka.registry.url", "registry", k.String("kafka.registry.url", ""), 80)
+			add(n.Where+" kafka.brokers", "kafka", k.Given("kafka.brokers"), 9092)
+			add(n.Where+" kafka.registry.url", "registry", k.Given("kafka.registry.url"), 80)
 		case "nats":
-			add(n.Where+" nats.url", "nats", k.String("nats.url", ""), 4222)
+			add(n.Where+" nats.url", "nats", k.Given("nats.url"), 4222)
 		case "syslog":
-			add(n.Where+" syslog.host", "syslog", k.String("syslog.host", ""), 514)
+			add(n.Where+" syslog.host", "syslog", k.Given("syslog.host"), 514)
 		}
 	})
 	return out
@@ -1125,7 +1125,7 @@ func TestKubernetes(t *testing.T) {
 			}
 			metrics := ""
 			if cfg.Settings != nil {
-				metrics = cfg.Settings.Keys().String("metrics.addr", "")
+				metrics = cfg.Settings.Keys().Given("metrics.addr")
 			}
 			_, mport := hostPort(t, metrics, 0)
 			for _, probe := range []string{"readinessProbe", "livenessProbe"} {
@@ -1148,7 +1148,7 @@ func TestKubernetes(t *testing.T) {
 			continue
 		}
 		if ourConfig != nil && ourConfig.Source != nil && ourConfig.Source.Kind == "socket" {
-			sock := ourConfig.Source.Keys().String("path", "/sock/sysflow.sock")
+			sock := ourConfig.Source.Keys().String("path")
 			if collector == nil {
 				t.Errorf("%s: socket source but no collector container", where)
 				continue
@@ -1299,7 +1299,7 @@ func TestSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := cfg.Source.Keys().String("path", "/sock/sysflow.sock")
+	sock := cfg.Source.Keys().String("path")
 	if !contains(rw, path.Dir(sock)) && !contains(rw, "-"+path.Dir(sock)) {
 		t.Errorf("%s: the socket directory %s is not in ReadWritePaths %v", unit, path.Dir(sock), rw)
 	}

@@ -154,7 +154,7 @@ func checkEnv(t *testing.T, where string, env map[string]string, cli map[string]
 				if s, ok := config.Spec(n.Kind, key); ok {
 					key = s.Key
 				}
-				if n.Where == o.node.Where && n.Keys().String(key, "") == sentinel {
+				if n.Where == o.node.Where && n.Keys().Given(key) == sentinel {
 					applied = true
 				}
 			}
@@ -200,7 +200,7 @@ func checkPlugin(p *config.Plugin) []error {
 	k := p.Keys()
 	for _, s := range config.Specs {
 		if s.Kind == p.Kind {
-			k.String(s.Key, "")
+			k.Given(s.Key)
 		}
 	}
 	var errs []error
@@ -208,7 +208,7 @@ func checkPlugin(p *config.Plugin) []error {
 		errs = append(errs, err)
 	}
 	if p.Kind == config.KindExporter {
-		export := p.Keys().String("export", "terminal")
+		export := p.Keys().String("export")
 		for key := range p.Raw() {
 			canon := key
 			if s, ok := config.Spec(p.Kind, key); ok {
@@ -246,7 +246,7 @@ func checkConfig(cfg *config.Config) []error {
 func exporters(cfg *config.Config, export string) []*config.Node {
 	var out []*config.Node
 	cfg.Root.Walk(func(n *config.Node) {
-		if n.Kind == config.KindExporter && n.Keys().String("export", "terminal") == export {
+		if n.Kind == config.KindExporter && n.Keys().String("export") == export {
 			out = append(out, n)
 		}
 	})

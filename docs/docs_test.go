@@ -312,7 +312,7 @@ func TestConfigurationReference(t *testing.T) {
 					}
 					set := false
 					cfg.Root.Walk(func(n *config.Node) {
-						if n.Kind == kind && n.Keys().String(read, "") == "from-env" {
+						if n.Kind == kind && n.Keys().Given(read) == "from-env" {
 							set = true
 						}
 					})

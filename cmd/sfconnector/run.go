@@ -105,8 +105,8 @@ examples:
 	fs.StringVar(&cfgPath, "config", "", "same as -c (sf-processor's name)")
 	fs.StringVar(&driver, "driver", "", "source driver: file, socket, kafka or nats (default: the config's, else from INPUT)")
 	fs.StringVar(&driver, "input", "", "same as -driver (sf-processor's older name)")
-	fs.StringVar(&logLevel, "log", envOr("LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
-	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&logLevel, "log", envOr("LOG_LEVEL", config.Default("settings", "log.level")), "log level: debug, info, warn, error (env LOG_LEVEL)")
+	fs.StringVar(&logFormat, "log-format", config.Default("settings", "log.format"), "log format: text or json")
 	fs.StringVar(&metricsAddr, "metrics", os.Getenv("SFCONNECTOR_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env SFCONNECTOR_METRICS_ADDR)")
 	fs.DurationVar(&shutdown, "shutdown-timeout", 0, "how long SIGTERM waits for in-flight records (default: the config's, else 10s)")
 	fs.BoolVar(&failFast, "fail-fast", false, "without a dead-letter sink, stop with an error when a batch still fails after every retry (settings retry.failfast)")
@@ -140,14 +140,16 @@ examples:
 	}
 	if cfg.Settings != nil {
 		k := cfg.Settings.Keys()
-		if !flagSet(fs, "log") && os.Getenv("LOG_LEVEL") == "" {
-			logLevel = k.String("log.level", logLevel)
+		// the flags' defaults are the specs' (see run's flag set); a key
+		// set in the file overrides them unless the flag was given
+		if v, set := k.Lookup("log.level"); set && !flagSet(fs, "log") && os.Getenv("LOG_LEVEL") == "" {
+			logLevel = v
 		}
-		if !flagSet(fs, "log-format") {
-			logFormat = k.String("log.format", logFormat)
+		if v, set := k.Lookup("log.format"); set && !flagSet(fs, "log-format") {
+			logFormat = v
 		}
 		if metricsAddr == "" {
-			metricsAddr = k.String("metrics.addr", "")
+			metricsAddr = k.String("metrics.addr")
 		}
 	}
 	logger, err := newLogger(stderr, logLevel, logFormat)

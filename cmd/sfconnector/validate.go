@@ -85,12 +85,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
 					k := n.Keys()
-					if p := k.String("policies", ""); p != "" {
+					if p := k.String("policies"); p != "" {
 						o := policies.Options{Strict: strict}
-						if strings.EqualFold(k.String("compat", ""), policies.CompatSFProcessor) {
+						if strings.EqualFold(k.String("compat"), policies.CompatSFProcessor) {
 							o = o.SFProcessorCompat()
 						}
-						o.SigmaConfig = k.String("config", "")
+						o.SigmaConfig = k.String("config")
 						pathsToCheck = append(pathsToCheck, policyCheck{splitComma(p), o})
 					}
 				}

@@ -377,10 +377,13 @@ func TestConfigErrors(t *testing.T) {
 		cfg  avro.Config
 		want string
 	}{
-		{avro.Config{}, "avro.registry.url"},
-		{avro.Config{RegistryURL: "localhost:8081"}, "avro.registry.url"},
-		{avro.Config{RegistryURL: "http://x", Schema: "protobuf"}, "avro.schema"},
-		{avro.Config{RegistryURL: "http://x", Subject: "{node}-value"}, "avro.subject"},
+		// errors name the key the user set: unprefixed for a source
+		// driver, with the exporter's prefix for an exporter
+		{avro.Config{}, "registry.url: required"},
+		{avro.Config{KeyPrefix: "kafka."}, "kafka.registry.url: required"},
+		{avro.Config{RegistryURL: "localhost:8081", KeyPrefix: "nats."}, "nats.registry.url: "},
+		{avro.Config{RegistryURL: "http://x", Schema: "protobuf"}, `avro schema "protobuf"`},
+		{avro.Config{RegistryURL: "http://x", Subject: "{node}-value"}, `registry subject "{node}-value"`},
 	} {
 		if _, err := avro.NewRegistry(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one naming %s", tc.cfg, err, tc.want)

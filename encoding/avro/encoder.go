@@ -150,7 +150,7 @@ func (t *TopicEncoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error
 // AppendRecord appends a raw SysFlow record as the v5 union.
 func (t *TopicEncoder) AppendRecord(dst []byte, r *sysflow.Record) ([]byte, error) {
 	if t.e.schema != SchemaRecord {
-		return dst, fmt.Errorf("avro: raw records need avro.schema: record (this encoder writes %s)", t.e.schema)
+		return dst, fmt.Errorf("avro: raw records need the record schema (this encoder writes %s; kafka.encoding or nats.encoding raw)", t.e.schema)
 	}
 	id, err := t.schemaID()
 	if err != nil {

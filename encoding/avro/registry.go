@@ -16,24 +16,30 @@ import (
 
 // Config configures the registry client shared by encoders and decoders.
 type Config struct {
-	// RegistryURL is the schema registry's base URL
-	// (avro.registry.url); required.
+	// RegistryURL is the schema registry's base URL (registry.url of a
+	// source driver, kafka.registry.url or nats.registry.url of an
+	// exporter); required.
 	RegistryURL string
 	// Username and Password (or PasswordFile) authenticate with HTTP basic
-	// auth (avro.registry.username, avro.registry.password_file).
+	// auth (registry.username, registry.password_file, prefixed like
+	// registry.url).
 	Username     string
 	Password     bus.Secret
 	PasswordFile string
-	// TLS for an https registry (avro.registry.tls.*); verified.
+	// TLS for an https registry (not a configuration key: the system roots verify
+	// it); verified.
 	TLS bus.TLSConfig
-	// Timeout bounds one registry request (avro.registry.timeout); default 10s.
+	// Timeout bounds one registry request (not a configuration key); default 10s.
 	Timeout time.Duration
-	// Schema is what an Encoder writes (avro.schema): event (default),
-	// alert or record.
+	// Schema is what an Encoder writes: event (default), alert or record
+	// (chosen by the exporter's kafka.encoding or nats.encoding).
 	Schema Schema
-	// Subject is the registry subject template (avro.subject); default
+	// Subject is the registry subject template (not a configuration key); default
 	// "{topic}-value" (Confluent's TopicNameStrategy).
 	Subject string
+	// KeyPrefix prefixes the configuration keys errors name: "kafka." for
+	// the kafka exporter's kafka.registry.url, "" for a source driver's.
+	KeyPrefix string
 }
 
 func (c *Config) setDefaults() {
@@ -51,18 +57,18 @@ func (c *Config) setDefaults() {
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	if c.RegistryURL == "" {
-		return fmt.Errorf("avro.registry.url: required")
+		return fmt.Errorf("%sregistry.url: required", c.KeyPrefix)
 	}
 	if !strings.HasPrefix(c.RegistryURL, "http://") && !strings.HasPrefix(c.RegistryURL, "https://") {
-		return fmt.Errorf("avro.registry.url: %q is not an http(s) URL", c.RegistryURL)
+		return fmt.Errorf("%sregistry.url: %q is not an http(s) URL", c.KeyPrefix, c.RegistryURL)
 	}
 	if _, err := c.Schema.Text(); err != nil {
 		return err
 	}
 	if !strings.Contains(c.Subject, "{topic}") && strings.Contains(c.Subject, "{") {
-		return fmt.Errorf("avro.subject: %q: the only placeholder is {topic}", c.Subject)
+		return fmt.Errorf("registry subject %q: the only placeholder is {topic}", c.Subject)
 	}
-	return c.TLS.Validate("avro.registry")
+	return c.TLS.Validate(c.KeyPrefix + "registry")
 }
 
 // Registry is a schema registry client that caches subjects' ids and ids'
@@ -102,7 +108,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tc, err := cfg.TLS.Build("avro.registry")
+	tc, err := cfg.TLS.Build(cfg.KeyPrefix + "registry")
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +122,7 @@ func NewRegistry(cfg Config) (*Registry, error) {
 	// for every schema it sees, decoders build theirs once.
 	client.CodecCreationEnabled(false)
 	if cfg.Username != "" {
-		pw, err := bus.ReadSecret("avro.registry.password_file", cfg.Password, cfg.PasswordFile)
+		pw, err := bus.ReadSecret(cfg.KeyPrefix+"registry.password_file", cfg.Password, cfg.PasswordFile)
 		if err != nil {
 			return nil, err
 		}

@@ -43,5 +43,5 @@ func (s Schema) Text() (string, error) {
 	case SchemaRecord:
 		return strings.TrimSpace(recordAVSC), nil
 	}
-	return "", fmt.Errorf("avro.schema: %q is not one of event, alert, record", string(s))
+	return "", fmt.Errorf("avro schema %q is not one of event, alert, record", string(s))
 }

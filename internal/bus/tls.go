@@ -21,10 +21,10 @@ type TLSConfig struct {
 	Cert string
 	Key  string
 	// ServerName overrides the name checked in the server's certificate
-	// (tls.server_name); default: the host being dialled.
+	// (tls.servername); default: the host being dialled.
 	ServerName string
 	// InsecureSkipVerify disables verification of the server's certificate
-	// (tls.insecure_skip_verify). For tests against throw-away servers only.
+	// (tls.insecure). For tests against throw-away servers only.
 	InsecureSkipVerify bool
 }
 
@@ -34,13 +34,23 @@ func (c *TLSConfig) Enabled() bool { return c.Enable || c.CA != "" || c.Cert != 
 // Validate checks the settings without reading files.
 func (c *TLSConfig) Validate(prefix string) error {
 	if (c.Cert == "") != (c.Key == "") {
-		return fmt.Errorf("%s.tls: cert and key must be given together", prefix)
+		return fmt.Errorf("%s: cert and key must be given together", tlsKey(prefix, "tls"))
 	}
 	return nil
 }
 
+// tlsKey names a TLS key in errors: the exporters' keys are prefixed
+// (kafka.tls.ca), the source drivers' are not (tls.ca).
+func tlsKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
 // Build returns the crypto/tls configuration, or nil when TLS is off.
-// prefix is the configuration key used in errors ("kafka", "nats").
+// prefix is the configuration key prefix used in errors ("kafka", "nats",
+// "" for a source driver's unprefixed keys).
 func (c *TLSConfig) Build(prefix string) (*tls.Config, error) {
 	if !c.Enabled() {
 		return nil, nil
@@ -56,18 +66,18 @@ func (c *TLSConfig) Build(prefix string) (*tls.Config, error) {
 	if c.CA != "" {
 		pem, err := os.ReadFile(c.CA)
 		if err != nil {
-			return nil, fmt.Errorf("%s.tls.ca: %w", prefix, err)
+			return nil, fmt.Errorf("%s: %w", tlsKey(prefix, "tls.ca"), err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s.tls.ca: %s holds no PEM certificate", prefix, c.CA)
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate", tlsKey(prefix, "tls.ca"), c.CA)
 		}
 		tc.RootCAs = pool
 	}
 	if c.Cert != "" {
 		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
 		if err != nil {
-			return nil, fmt.Errorf("%s.tls.cert/key: %w", prefix, err)
+			return nil, fmt.Errorf("%s/key: %w", tlsKey(prefix, "tls.cert"), err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

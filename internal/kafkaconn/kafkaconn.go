@@ -67,13 +67,13 @@ func (c *SASLConfig) Build() (sasl.Mechanism, error) {
 	case "SCRAM-SHA-256":
 		m, err := scram.Mechanism(scram.SHA256, c.Username, pw.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("kafka.sasl: %w", err)
+			return nil, fmt.Errorf("sasl.mechanism %s: %w", c.Mechanism, err)
 		}
 		return m, nil
 	default:
 		m, err := scram.Mechanism(scram.SHA512, c.Username, pw.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("kafka.sasl: %w", err)
+			return nil, fmt.Errorf("sasl.mechanism %s: %w", c.Mechanism, err)
 		}
 		return m, nil
 	}

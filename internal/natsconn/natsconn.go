@@ -19,7 +19,7 @@ type Config struct {
 	// URL is the server list, comma-separated (nats.url); default
 	// nats://127.0.0.1:4222.
 	URL string
-	// Name identifies the connection in the server's monitoring (nats.name).
+	// Name identifies the connection in the server's monitoring (set by the connector, not a configuration key).
 	Name string
 	// Creds is a credentials file holding a user JWT and its NKey seed
 	// (nats.creds).
@@ -38,7 +38,7 @@ type Config struct {
 	// TLS settings (nats.tls.*); the server's certificate is verified.
 	TLS bus.TLSConfig
 	// ReconnectWait is the pause between reconnection attempts
-	// (nats.reconnect_wait); default 250ms. The client reconnects forever.
+	// (not a configuration key); default 250ms. The client reconnects forever.
 	ReconnectWait time.Duration
 }
 

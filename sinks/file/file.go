@@ -26,6 +26,14 @@ type Config struct {
 	Mode       os.FileMode
 }
 
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.RotateKeep <= 0 {
 		c.RotateKeep = 5
@@ -97,12 +105,34 @@ func (s *Sink) open() error {
 	return nil
 }
 
+// reopenIfReplaced opens the path again when it no longer names the open
+// file: an operator or logrotate moved it away, or pointed a symbolic link
+// elsewhere (off a full disk, say). Writes then go where the path says, and
+// a destination that failed is used again once the path leads to one that
+// works: the pipeline's retries of the failed batch then succeed.
+func (s *Sink) reopenIfReplaced() error {
+	if st, err := os.Stat(s.cfg.Path); err == nil {
+		if cur, err := s.f.Stat(); err == nil && os.SameFile(st, cur) {
+			return nil
+		}
+	}
+	old := s.f
+	if err := s.open(); err != nil {
+		return err // s.f is still the old file: the next Publish tries again
+	}
+	_ = old.Close()
+	return nil
+}
+
 // Publish appends the events of msgs and flushes them to the file.
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
 		return errors.New("file sink: closed")
+	}
+	if err := s.reopenIfReplaced(); err != nil {
+		return err
 	}
 	if !s.Grouped && !(s.regular && s.cfg.RotateSize > 0) {
 		return s.publishOverlapped(msgs)

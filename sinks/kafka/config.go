@@ -58,20 +58,20 @@ type Config struct {
 	// Publish calls share batches.
 	BatchTimeout time.Duration
 	// WriteTimeout bounds one Publish call, retries included
-	// (kafka.write_timeout); default 30s. On expiry Publish fails and the
+	// (not a configuration key); default 30s. On expiry Publish fails and the
 	// router retries the message.
 	WriteTimeout time.Duration
 	// MaxAttempts is how often kafka-go tries one produce request before
-	// Publish fails (kafka.max_attempts); default 10, with backoff, so a
+	// Publish fails (not a configuration key); default 10, with backoff, so a
 	// broker restart of a few seconds does not fail the write.
 	MaxAttempts int
 	// CreateTopics makes the sink create missing topics before writing to
-	// them (kafka.create_topics), with Partitions partitions and
+	// them (kafka.create.topics), with Partitions partitions and
 	// ReplicationFactor replicas.
 	CreateTopics      bool
 	Partitions        int // kafka.partitions, default 6
 	ReplicationFactor int // kafka.replication_factor, default 1
-	// DialTimeout bounds connecting to a broker (kafka.dial_timeout); default 10s.
+	// DialTimeout bounds connecting to a broker (not a configuration key); default 10s.
 	DialTimeout time.Duration
 	// TLS (kafka.tls.*) and SASL (kafka.sasl.*).
 	TLS  TLSConfig
@@ -83,6 +83,14 @@ type Config struct {
 	Encoder encoding.Encoder
 	// Logger receives connection problems; default: none.
 	Logger watermill.LoggerAdapter
+}
+
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
 }
 
 func (c *Config) setDefaults() {

@@ -156,11 +156,11 @@ func (s *Sink) ensureTopics(ctx context.Context, kms []kafkago.Message) error {
 	}
 	resp, err := s.admin.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: missing})
 	if err != nil {
-		return fmt.Errorf("kafka sink: create topics (kafka.create_topics): %w", err)
+		return fmt.Errorf("kafka sink: create topics (kafka.create.topics): %w", err)
 	}
 	for t, terr := range resp.Errors {
 		if terr != nil && !errors.Is(terr, kafkago.TopicAlreadyExists) {
-			return fmt.Errorf("kafka sink: create topic %q (kafka.create_topics): %w", t, terr)
+			return fmt.Errorf("kafka sink: create topic %q (kafka.create.topics): %w", t, terr)
 		}
 		s.created.Store(t, struct{}{})
 	}

@@ -38,12 +38,12 @@ type Config struct {
 	// (nats.stream); needed only with CreateStream.
 	Stream string
 	// CreateStream creates Stream when missing, capturing the subject
-	// template with each templated token as '*' (nats.create_stream).
+	// template with each templated token as '*' (set when nats.stream is).
 	CreateStream bool
 	// MaxPending is the most asynchronous JetStream publishes awaiting their
 	// ack at once (nats.max_pending); default 4096.
 	MaxPending int
-	// PublishTimeout bounds one Publish call (nats.publish_timeout);
+	// PublishTimeout bounds one Publish call (not a configuration key);
 	// default 30s. On expiry Publish fails and the router retries.
 	PublishTimeout time.Duration
 	// Encoder encodes each event (and, when it implements AppendRecord,
@@ -53,6 +53,14 @@ type Config struct {
 	Encoder encoding.Encoder
 	// Logger receives connection events; default: none.
 	Logger watermill.LoggerAdapter
+}
+
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
 }
 
 func (c *Config) setDefaults() {
@@ -86,10 +94,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("nats.subject: %q: a destination subject may not hold spaces or wildcards", c.Subject)
 	}
 	if c.CreateStream && c.Stream == "" {
-		return fmt.Errorf("nats.stream: required with nats.create_stream")
+		return fmt.Errorf("nats.stream: required to create the stream")
 	}
 	if c.CreateStream && c.CoreNATS {
-		return fmt.Errorf("nats.create_stream: needs JetStream (nats.jetstream: true)")
+		return fmt.Errorf("nats.stream: creating the stream needs JetStream (nats.jetstream: true)")
 	}
 	if c.Encoder == nil {
 		return fmt.Errorf("nats.encoding: an encoder is required")

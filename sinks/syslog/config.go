@@ -149,6 +149,14 @@ func (c *TLSConfig) set() bool {
 	return c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify
 }
 
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	c.Proto = strings.ToLower(strings.TrimSpace(c.Proto))
 	switch c.Proto {

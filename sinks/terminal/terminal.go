@@ -3,6 +3,7 @@
 package terminal
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -23,6 +24,7 @@ type Sink struct {
 	// container per write ({"groupId": ..., "observations": [...]}).
 	Grouped bool
 	buf     []byte
+	closed  bool
 }
 
 // New returns a terminal sink writing to w (os.Stdout when nil).
@@ -37,6 +39,9 @@ func New(w io.Writer, enc encoding.Encoder) *Sink {
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return errTerminalClosed
+	}
 	var err error
 	s.buf, _, err = s.appendLines(msgs)
 	if err != nil {
@@ -46,8 +51,17 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	return err
 }
 
-// Close does nothing: standard output stays open.
-func (s *Sink) Close() error { return nil }
+var errTerminalClosed = errors.New("terminal sink: closed")
+
+// Close ends publishing; a later Publish fails, as with every sink, so a
+// write after shutdown is reported instead of appearing after the summary.
+// The writer itself (standard output) stays open.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
 
 func (s *Sink) appendLines(msgs []*message.Message) ([]byte, int, error) {
 	if s.Grouped {

@@ -30,59 +30,68 @@ type Decoder = bus.Decoder
 // Config configures the source. Fill it, then call New (which applies the
 // defaults and validates it).
 type Config struct {
-	// Brokers are the bootstrap brokers, host:port (kafka.brokers).
+	// Brokers are the bootstrap brokers, host:port (the kafka driver's
+	// brokers).
 	Brokers []string
-	// Topics are read when Subscribe is given an empty topic (kafka.topic,
-	// kafka.topics). Subscribe's topic argument may also name several
+	// Topics are read when Subscribe is given an empty topic (topic,
+	// comma-separated). Subscribe's topic argument may also name several
 	// topics, comma-separated.
 	Topics []string
-	// Group is the consumer group (kafka.group); required. Every process
+	// Group is the consumer group (group); required. Every process
 	// with the same group shares the topics' partitions.
 	Group string
 	// StartOffset is where a group without a committed offset starts
-	// (kafka.start): "earliest" (default) or "latest".
+	// (start): "earliest" (default) or "latest".
 	StartOffset string
 	// MaxInFlight is how many delivered Watermill messages may wait for their
-	// ack at once per subscription (kafka.max_in_flight); default 16. 1
+	// ack at once per subscription (inflight); default 16. 1
 	// makes delivery strictly one batch at a time.
 	MaxInFlight int
 	// BatchSize is the most Kafka messages in one Watermill message
-	// (kafka.batch.size); default 500.
+	// (batch.size); default 500.
 	BatchSize int
 	// BatchTimeout is how long a partial batch waits for more messages
-	// (kafka.batch.timeout); default 10ms.
+	// (batch.timeout); default 10ms.
 	BatchTimeout time.Duration
 	// CommitInterval is how often acked offsets are committed
-	// (kafka.commit_interval); default 500ms. A crash replays at most this
+	// (not a configuration key); default 500ms. A crash replays at most this
 	// much acked work.
 	CommitInterval time.Duration
 	// NackBackoff is the wait before a nacked message is delivered again
-	// (kafka.nack_backoff); default 500ms.
+	// (not a configuration key); default 500ms.
 	NackBackoff time.Duration
 	// SessionTimeout is how long the group waits for a silent member before
-	// giving its partitions to others (kafka.session_timeout); default 10s.
+	// giving its partitions to others (not a configuration key); default 10s.
 	// The broker's group.min.session.timeout.ms (6s by default) bounds it.
 	SessionTimeout time.Duration
-	// HeartbeatInterval (kafka.heartbeat_interval); default 1s: a member
+	// HeartbeatInterval (not a configuration key); default 1s: a member
 	// notices a rebalance within about this long.
 	HeartbeatInterval time.Duration
 	// RebalanceTimeout is how long a rebalance waits for members to rejoin
-	// (kafka.rebalance_timeout); default 10s.
+	// (not a configuration key); default 10s.
 	RebalanceTimeout time.Duration
 	// JoinGroupBackoff is the wait between attempts to rejoin the group after
-	// an error, e.g. while a broker restarts (kafka.join_backoff); default
+	// an error, e.g. while a broker restarts (not a configuration key); default
 	// 250ms. kafka-go's own 5s default made a 2s broker restart cost ~29s.
 	JoinGroupBackoff time.Duration
-	// DialTimeout bounds connecting to a broker (kafka.dial_timeout);
+	// DialTimeout bounds connecting to a broker (not a configuration key);
 	// default 5s.
 	DialTimeout time.Duration
-	// TLS (kafka.tls.*) and SASL (kafka.sasl.*).
+	// TLS (tls.*) and SASL (sasl.*).
 	TLS  TLSConfig
 	SASL SASLConfig
 	// Decoder decodes message values into events or records.
 	Decoder Decoder
 	// Logger receives errors and rebalances; default: none.
 	Logger watermill.LoggerAdapter
+}
+
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
 }
 
 func (c *Config) setDefaults() {
@@ -130,17 +139,17 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if c.Group == "" {
-		return fmt.Errorf("kafka.group: a consumer group is required")
+		return fmt.Errorf("group: a consumer group is required")
 	}
 	switch strings.ToLower(c.StartOffset) {
 	case "earliest", "latest":
 	default:
-		return fmt.Errorf("kafka.start: %q is not earliest or latest", c.StartOffset)
+		return fmt.Errorf("start: %q is not earliest or latest", c.StartOffset)
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
-		return fmt.Errorf("kafka.heartbeat_interval (%s) must be shorter than kafka.session_timeout (%s)", c.HeartbeatInterval, c.SessionTimeout)
+		return fmt.Errorf("the heartbeat interval (%s) must be shorter than the session timeout (%s)", c.HeartbeatInterval, c.SessionTimeout)
 	}
-	if err := c.TLS.Validate("kafka"); err != nil {
+	if err := c.TLS.Validate(""); err != nil {
 		return err
 	}
 	return c.SASL.Validate()

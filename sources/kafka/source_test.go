@@ -194,9 +194,9 @@ func TestSourceConfigErrors(t *testing.T) {
 		want string
 	}{
 		{kafka.Config{Group: "g"}, "kafka.brokers"},
-		{kafka.Config{Brokers: []string{"h:1"}}, "kafka.group"},
-		{kafka.Config{Brokers: []string{"h:1"}, Group: "g", StartOffset: "middle"}, "kafka.start"},
-		{kafka.Config{Brokers: []string{"h:1"}, Group: "g", HeartbeatInterval: 20 * time.Second}, "kafka.heartbeat_interval"},
+		{kafka.Config{Brokers: []string{"h:1"}}, "group: "},
+		{kafka.Config{Brokers: []string{"h:1"}, Group: "g", StartOffset: "middle"}, "start: "},
+		{kafka.Config{Brokers: []string{"h:1"}, Group: "g", HeartbeatInterval: 20 * time.Second}, "heartbeat interval"},
 	} {
 		if _, err := kafka.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one naming %s", err, tc.want)

@@ -31,43 +31,51 @@ type Decoder = bus.Decoder
 type Config struct {
 	ConnConfig
 	// Subject is the subject filter read when Subscribe is given an empty
-	// topic (nats.subject); wildcards allowed.
+	// topic (subject); wildcards allowed.
 	Subject string
 	// CoreNATS reads with a plain subscription instead of JetStream
-	// (nats.jetstream: false).
+	// (jetstream: false).
 	CoreNATS bool
-	// Queue is the queue group of a core subscription (nats.queue): the
+	// Queue is the queue group of a core subscription (queue): the
 	// processes of one group share the messages.
 	Queue string
-	// Stream is the JetStream stream to read (nats.stream); required with
+	// Stream is the JetStream stream to read (stream); required with
 	// JetStream.
 	Stream string
-	// Durable is the durable consumer's name (nats.durable); required with
+	// Durable is the durable consumer's name (durable); required with
 	// JetStream. Processes using the same name share the messages and a
 	// restarted process resumes where the consumer stopped.
 	Durable string
-	// DeliverPolicy is where a new consumer starts (nats.start): "all"
+	// DeliverPolicy is where a new consumer starts (start): "all"
 	// (default) or "new".
 	DeliverPolicy string
 	// AckWait is how long the server waits for an ack before delivering a
-	// message again (nats.ack_wait); default 30s.
+	// message again (not a configuration key); default 30s.
 	AckWait time.Duration
 	// MaxInFlight is how many delivered Watermill messages may await their
-	// ack at once (nats.max_in_flight); default 16.
+	// ack at once (inflight); default 16.
 	MaxInFlight int
 	// BatchSize is the most NATS messages in one Watermill message
-	// (nats.batch.size); default 500.
+	// (batch.size); default 500.
 	BatchSize int
 	// BatchTimeout is how long a partial batch waits for more messages
-	// (nats.batch.timeout); default 10ms.
+	// (batch.timeout); default 10ms.
 	BatchTimeout time.Duration
 	// NackBackoff is the delay before a nacked message is delivered again
-	// (nats.nack_backoff); default 500ms.
+	// (not a configuration key); default 500ms.
 	NackBackoff time.Duration
 	// Decoder decodes message data into events or records.
 	Decoder Decoder
 	// Logger receives connection events and decoding errors; default: none.
 	Logger watermill.LoggerAdapter
+}
+
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
 }
 
 func (c *Config) setDefaults() {
@@ -107,18 +115,18 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	if c.Stream == "" {
-		return fmt.Errorf("nats.stream: required with JetStream")
+		return fmt.Errorf("stream: required with JetStream")
 	}
 	if c.Durable == "" {
-		return fmt.Errorf("nats.durable: required with JetStream")
+		return fmt.Errorf("durable: required with JetStream")
 	}
 	if strings.ContainsAny(c.Durable, ". *>") {
-		return fmt.Errorf("nats.durable: %q may not hold '.', '*', '>' or spaces", c.Durable)
+		return fmt.Errorf("durable: %q may not hold '.', '*', '>' or spaces", c.Durable)
 	}
 	switch c.DeliverPolicy {
 	case "all", "new":
 	default:
-		return fmt.Errorf("nats.start: %q is not all or new", c.DeliverPolicy)
+		return fmt.Errorf("start: %q is not all or new", c.DeliverPolicy)
 	}
 	return nil
 }

@@ -195,7 +195,7 @@ func (s *Source) consume(ctx context.Context, filter string, push func(incoming)
 		MaxDeliver:    -1,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nats source: consumer %q on stream %q (nats.durable, nats.stream): %w", s.cfg.Durable, s.cfg.Stream, err)
+		return nil, fmt.Errorf("nats source: consumer %q on stream %q (durable, stream): %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		push(incoming{subject: m.Subject(), data: m.Data(), js: m})

@@ -34,6 +34,14 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.Mode == 0 {
 		c.Mode = 0o600

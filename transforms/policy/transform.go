@@ -24,7 +24,7 @@ const (
 
 // Config configures a Transform.
 type Config struct {
-	// Mode: alert (default), enrich or filter.
+	// Mode: alert, enrich (default) or filter.
 	Mode Mode
 	// Workers evaluating one batch in parallel (default GOMAXPROCS).
 	Workers int
@@ -36,9 +36,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// WithDefaults returns c with the defaults New applies filled in: what the
+// component uses for a setting left zero. A test compares them with the
+// defaults config.Specs documents.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.Mode == "" {
-		c.Mode = ModeAlert
+		// the reference's default (and config.Specs'): every record passes
+		c.Mode = ModeEnrich
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.GOMAXPROCS(0)

@@ -245,7 +245,7 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	tr, err := New(Config{}, nil)
-	if err != nil || tr.Mode() != ModeAlert {
+	if err != nil || tr.Mode() != ModeEnrich {
 		t.Fatalf("default mode %v, %v", tr.Mode(), err)
 	}
 }

@@ -31,6 +31,13 @@ type WatcherConfig struct {
 	Logger *slog.Logger
 }
 
+// WithDefaults returns c with the defaults NewWatcher applies filled in
+// (compared with config.Specs by a test).
+func (c WatcherConfig) WithDefaults() WatcherConfig {
+	c.setDefaults()
+	return c
+}
+
 func (c *WatcherConfig) setDefaults() {
 	if c.Debounce <= 0 {
 		c.Debounce = 300 * time.Millisecond
