@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/sinks/file"
@@ -39,6 +41,10 @@ type Options struct {
 	// DryRun checks every key and builds nothing with side effects: no file
 	// is opened, no socket bound, no connection made (sfconnector validate).
 	DryRun bool
+
+	// deadLetter is the settings' dead-letter sink, for sinks that refuse
+	// single records themselves (Elasticsearch's per-item errors).
+	deadLetter message.Publisher
 }
 
 // Built is an assembled pipeline with the parts a caller may want to watch.
@@ -69,6 +75,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 			errs = append(errs, err)
 		}
 		settings.DeadLetter = dl
+		opts.deadLetter = dl
 		if err := k.Err(); err != nil {
 			errs = append(errs, err)
 		}
@@ -148,6 +155,11 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	p := New(src, root, flatCfg, settings)
 	if err := p.metrics.Registry.Register(newStatsCollector(policies, src)); err != nil {
 		opts.Logger.Warn("metrics: component counters not registered", "error", err)
+	}
+	if c := newESCollector(p.sinks); c != nil {
+		if err := p.metrics.Registry.Register(c); err != nil {
+			opts.Logger.Warn("metrics: elasticsearch counters not registered", "error", err)
+		}
 	}
 	return &Built{Pipeline: p, Source: src, Policies: policies}, nil
 }
@@ -238,9 +250,13 @@ func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, e
 
 func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error) {
 	k := n.Keys()
-	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "null")
+	export := k.Enum("export", "terminal", "terminal", "file", "syslog", "kafka", "nats", "es", "null")
 	grouped := k.Enum("type", "telemetry", "telemetry", "alert") == "alert"
-	format := k.Enum("format", "json", "json", "ecs", "text", "avro")
+	defFormat := "json"
+	if export == "es" {
+		defFormat = "ecs" // Elasticsearch gets ECS documents, as from the reference
+	}
+	format := k.Enum("format", defFormat, "json", "ecs", "text", "avro")
 	flat := k.Bool("flat", false)
 	k.Int("buffer", 0)
 	k.Bool("vault.secrets", false)
@@ -288,6 +304,11 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		s = &Sink{Name: "file:" + c.Path, Pub: pub}
 	case "null":
 		s = &Sink{Name: "null", Pub: null.New()}
+	case "es":
+		if format != "ecs" {
+			return nil, fmt.Errorf("%s: key \"format\": the es exporter writes ecs documents", n.Where)
+		}
+		return buildESSink(n, k, enc, opts)
 	case "syslog":
 		if format == "avro" || format == "text" {
 			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)
