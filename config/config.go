@@ -20,6 +20,9 @@ const (
 	KindReader   = "reader"   // sysflowreader / flattener: decodes and flattens
 	KindPolicy   = "policy"   // policyengine
 	KindExporter = "exporter" // exporter: a sink
+	// KindInput is the root of a pipeline without a sysflowreader: the
+	// channel a driver writes into directly (sf-processor's OTel pipeline).
+	KindInput = "input"
 )
 
 // Config is a loaded pipeline configuration.
@@ -32,7 +35,22 @@ type Config struct {
 	Settings *Plugin
 
 	drivers []*Plugin // every entry of the "drivers" section
+	// warnings are problems that do not stop loading: kafka.config keys
+	// without an equivalent, secrets written in the file.
+	warnings []string
+	// template is set for sf-processor's pipeline.template.json, whose
+	// values are descriptions of the keys, not settings.
+	template bool
 }
+
+// Warnings lists what loading accepted but the user should know: each
+// names the file, the plugin and the key.
+func (c *Config) Warnings() []string { return c.warnings }
+
+// Template reports whether the file is sf-processor's pipeline template
+// (its "_comment" says "DO NOT EDIT THIS TEMPLATE"): every value is a
+// description of the key, so only the key names mean anything.
+func (c *Config) Template() bool { return c.template }
 
 // Plugin is one configured component: its kind, its position in the file,
 // and its keys as strings.
@@ -41,6 +59,11 @@ type Plugin struct {
 	Name  string // the name as written (processor or driver)
 	Where string // "pipeline.json: pipeline[2] (exporter)" for error messages
 	keys  map[string]string
+	// nested holds the object-valued keys the reference takes
+	// (kafka.config), each flattened to string values; they are mapped onto
+	// ordinary keys after loading (see kafkaconfig.go).
+	nested map[string]map[string]string
+	out    string // a driver's "out" channel, when it names one
 }
 
 // Node is a plugin in the pipeline tree with the plugins fed by its output.
@@ -125,11 +148,26 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	if !ok || len(list) == 0 {
 		return nil, fmt.Errorf("%s: \"pipeline\" must be a non-empty list of plugins", name)
 	}
-	root, err := buildTree(base, list)
+	drivers := c.drivers
+	if len(drivers) == 0 && c.Source != nil {
+		drivers = []*Plugin{c.Source}
+	}
+	root, err := buildTree(base, list, drivers)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c.Root = root
+	if note, ok := top["_comment"].(string); ok && strings.Contains(strings.ToUpper(note), "DO NOT EDIT THIS TEMPLATE") {
+		c.template = true
+	}
+	if env != nil {
+		if err := c.applyNestedEnv(env); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if err := c.mapNestedKeys(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if env != nil {
 		c.applyEnv(env)
 	}
@@ -261,12 +299,32 @@ func driverPlugin(where string, m map[string]any) (*Plugin, error) {
 		return nil, fmt.Errorf("%s: missing \"driver\" (file, socket, kafka or nats)", where)
 	}
 	rest := make(map[string]any, len(m))
+	var out string
 	for k, v := range m {
-		if k != "driver" && k != "type" {
+		switch strings.ToLower(k) {
+		case "driver", "type":
+		case "out":
+			// the channel the driver writes into (pipeline.otel.json)
+			names, err := channelNames(v, where+" ("+name+")", "out")
+			if err != nil {
+				return nil, err
+			}
+			if len(names) > 1 {
+				return nil, fmt.Errorf("%s (%s): \"out\" names one channel", where, name)
+			}
+			if len(names) == 1 {
+				out = names[0]
+			}
+		default:
 			rest[k] = v
 		}
 	}
-	return newPlugin(strings.ToLower(name), name, where+" ("+name+")", rest)
+	p, err := newPlugin(strings.ToLower(name), name, where+" ("+name+")", rest)
+	if err != nil {
+		return nil, err
+	}
+	p.out = out
+	return p, nil
 }
 
 // Driver returns the configured driver with the given name, or nil.
@@ -286,6 +344,17 @@ func newPlugin(kind, name, where string, m map[string]any) (*Plugin, error) {
 	p := &Plugin{Kind: kind, Name: name, Where: where, keys: make(map[string]string, len(m))}
 	for k, v := range m {
 		if strings.HasPrefix(k, "_") {
+			continue
+		}
+		if obj, ok := v.(map[string]any); ok {
+			m, err := nestedKeys(k, obj)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if p.nested == nil {
+				p.nested = map[string]map[string]string{}
+			}
+			p.nested[strings.ToLower(k)] = m
 			continue
 		}
 		s, err := scalarString(v)
@@ -363,7 +432,43 @@ func channelNames(v any, where, key string) ([]string, error) {
 	return nil, fmt.Errorf("%s: %q must be a channel name or a list of them", where, key)
 }
 
-func buildTree(base string, list []any) (*Node, error) {
+// driverFedRoot handles a pipeline without a sysflowreader, as
+// sf-processor 0.7.0's pipeline.otel.json: there a driver's "out" channel
+// is the input of the first plugin (the policy engine reads the driver's
+// records directly; nothing is flattened). The root becomes a KindInput
+// node standing for that channel; the driver named by it is the one whose
+// "out" is the channel.
+func driverFedRoot(entries []*entry, producers map[string]*entry, drivers []*Plugin) (*entry, error) {
+	var fed []*entry
+	for _, e := range entries {
+		if e.in != "" && producers[e.in] == nil {
+			fed = append(fed, e)
+		}
+	}
+	if len(fed) == 0 {
+		return nil, errors.New("the pipeline has no sysflowreader/flattener plugin")
+	}
+	ch := fed[0].in
+	for _, e := range fed[1:] {
+		if e.in != ch {
+			return nil, fmt.Errorf("the pipeline has no sysflowreader/flattener plugin, and %s and %s read channels no plugin writes (%q, %q)", fed[0].node.Where, e.node.Where, ch, e.in)
+		}
+	}
+	var by *Plugin
+	for _, d := range drivers {
+		if d.out == ch {
+			by = d
+			break
+		}
+	}
+	if by == nil {
+		return nil, fmt.Errorf("%s: no plugin and no driver writes to its input channel %q (the pipeline has no sysflowreader, so a driver with \"out\": %q must feed it)", fed[0].node.Where, ch, ch)
+	}
+	n := &Node{Plugin: Plugin{Kind: KindInput, Name: by.Name, Where: fmt.Sprintf("%s (output %q)", by.Where, ch), keys: map[string]string{}}}
+	return &entry{node: n, outs: []string{ch}}, nil
+}
+
+func buildTree(base string, list []any, drivers []*Plugin) (*Node, error) {
 	entries := make([]*entry, 0, len(list))
 	for i, item := range list {
 		m, ok := item.(map[string]any)
@@ -416,9 +521,6 @@ func buildTree(base string, list []any) (*Node, error) {
 			root = e.node
 		}
 	}
-	if root == nil {
-		return nil, errors.New("the pipeline has no sysflowreader/flattener plugin")
-	}
 	// connect every consumer to the producer of its input channel
 	producers := map[string]*entry{}
 	for _, e := range entries {
@@ -429,9 +531,18 @@ func buildTree(base string, list []any) (*Node, error) {
 			producers[o] = e
 		}
 	}
+	if root == nil {
+		in, err := driverFedRoot(entries, producers, drivers)
+		if err != nil {
+			return nil, err
+		}
+		root = in.node
+		entries = append(entries, in)
+		producers[in.outs[0]] = in
+	}
 	attached := map[*entry]bool{}
 	for _, e := range entries {
-		if e.node.Kind == KindReader {
+		if e.node.Kind == KindReader || e.node.Kind == KindInput {
 			continue
 		}
 		if e.in == "" {
@@ -478,6 +589,9 @@ func (c *Config) applyEnv(env func(string) (string, bool)) {
 			export = "terminal"
 		}
 		for _, key := range knownKeys(n.Kind, n.keys) {
+			if nestedKey(key) {
+				continue // applied before loading finished (applyNestedEnv)
+			}
 			if n.Kind == KindExporter && !keyForExport(key, export) {
 				if _, set := n.keys[key]; !set {
 					continue

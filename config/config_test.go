@@ -171,11 +171,17 @@ func FuzzParse(f *testing.F) {
 	f.Add("p.json", []byte(refPipeline))
 	f.Add("p.yaml", []byte("pipeline:\n  - {processor: sysflowreader, out: a}\n  - {processor: exporter, in: a}\n"))
 	f.Add("p.json", []byte(`{"pipeline":[{"processor":"sysflowreader","out":["a","b"]},{"processor":"exporter","in":"a"},{"processor":"policyengine","in":"b","out":"a"}]}`))
+	f.Add("p.json", []byte(otelPipeline))
+	f.Add("p.json", []byte(`{"pipeline":[{"processor":"sysflowreader","out":"a"},{"processor":"exporter","in":"a","export":"kafka","kafka.config":{"acks":"-1","linger.ms":5,"x":null}}]}`))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		c, err := Parse(name, data, nil)
-		if err == nil && (c.Root == nil || c.Root.Kind != KindReader) {
-			t.Fatalf("parsed without a reader root")
+		if err != nil {
+			return
 		}
+		if c.Root == nil || (c.Root.Kind != KindReader && c.Root.Kind != KindInput) {
+			t.Fatalf("parsed without a reader or driver-fed root")
+		}
+		_ = c.CheckKeyNames()
 	})
 }
 

@@ -50,7 +50,9 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "monitor", Default: "local", Doc: "local: reload the policies when their files change (and on SIGHUP); none: only on SIGHUP"},
 	{Kind: KindPolicy, Key: "monitor.interval", Default: "1s", Doc: "how long file changes settle before a reload"},
 	{Kind: KindPolicy, Key: "action_dir", Aliases: []string{"actiondir"}, Doc: "accepted for sf-processor compatibility; action plugins are not loaded"},
-	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "policy language; only falco"},
+	{Kind: KindPolicy, Key: "language", Default: "falco", Doc: "falco or sigma; either way Falco-style files (YAML lists) and Sigma rules (mappings with a detection) are told apart by their content, so one directory may hold both"},
+	{Kind: KindPolicy, Key: "config", Doc: "Sigma field-mapping file (sigmac format: logsources, fieldmappings) for the Sigma rules among the policies; empty: the built-in mapping (docs/policies.md)"},
+	{Kind: KindPolicy, Key: "compat", Default: "none", Doc: "sf-processor: evaluate as sf-processor 0.7.0 does (macros and lists resolved within their own file, every rule of a repeated name evaluated, a process outside any container typed DOCKER), to compare alerts side by side; none: sfconnector's semantics (docs/migrating.md)"},
 
 	// exporter
 	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats, es (Elasticsearch) or null"},
@@ -95,12 +97,13 @@ var baseSpecs = []KeySpec{
 	{Kind: "settings", Key: "deadletter.nats.*", Doc: "the nats exporter's keys for a NATS dead-letter subject, e.g. deadletter.nats.url, deadletter.nats.subject"},
 	{Kind: "settings", Key: "retry.max", Default: "5", Doc: "retries of a failed sink write before the dead-letter sink"},
 	{Kind: "settings", Key: "retry.initial", Default: "100ms", Doc: "first retry delay (doubles each time)"},
+	{Kind: "settings", Key: "retry.failfast", Default: "false", Doc: "without a dead-letter sink: stop the run with an error (non-zero exit) once a batch still fails after retry.max retries, instead of retrying it until the sink takes it (flag -fail-fast)"},
 
 	// top-level settings of our YAML
 	{Kind: "settings", Key: "log.level", Default: "info", Doc: "debug, info, warn, error"},
 	{Kind: "settings", Key: "log.format", Default: "text", Doc: "text or json"},
 	{Kind: "settings", Key: "metrics.addr", Doc: "address for /metrics, /healthz and /readyz (e.g. :9090); empty: off"},
-	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written"},
+	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written; then retries are abandoned, what is undelivered goes to the dead-letter sink or is logged as lost (non-zero exit)"},
 }
 
 // KnownKeys lists the keys (canonical names and aliases) of a plugin kind.
@@ -461,6 +464,7 @@ func busSpecs() []KeySpec {
 		{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
 		{Kind: KindExporter, Key: "kafka.partitions", Default: "6", Doc: "partitions of topics it creates"},
 		{Kind: KindExporter, Key: "kafka.replication_factor", Default: "1", Doc: "replication factor of topics it creates"},
+		{Kind: KindExporter, Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, acks, compression.type, security.protocol, sasl.*, ssl.*, linger.ms, batch.size ...), rewritten into the kafka.* keys at load time; a property without an equivalent is a warning (docs/migrating.md); its variable takes a JSON object"},
 		{Kind: KindExporter, Key: "kafka.encoding", Default: "flat", Doc: "Avro payload: flat (flat event), alert (flat event and matched rules) or raw (the collector's SysFlow records)"},
 	}...)
 	add(tls(KindExporter, "kafka.")...)
@@ -487,6 +491,7 @@ func busSpecs() []KeySpec {
 		{Kind: "kafka", Key: "inflight", Default: "1000", Doc: "messages in flight per partition before commits must catch up"},
 		{Kind: "kafka", Key: "batch.size", Default: "500", Doc: "messages per pipeline batch"},
 		{Kind: "kafka", Key: "batch.timeout", Default: "20ms", Doc: "a partial batch is handed on after this long"},
+		{Kind: "kafka", Key: "kafka.config", Doc: "sf-processor 0.7.0's object of librdkafka properties (bootstrap.servers, group.id, auto.offset.reset, security.protocol, sasl.*, ssl.* ...), rewritten into this driver's keys at load time; a property without an equivalent is a warning (docs/migrating.md)"},
 	}...)
 	add(tls("kafka", "")...)
 	add(sasl("kafka", "")...)
@@ -507,4 +512,44 @@ func busSpecs() []KeySpec {
 	add(tls("nats", "")...)
 	add(registry("nats", "")...)
 	return out
+}
+
+// CheckKeyNames reports every key of every plugin and driver that Specs
+// does not declare for its kind (directly, by alias or under a "prefix.*"
+// entry), without reading any value. It is the check for sf-processor's
+// pipeline template, whose values are descriptions.
+func (c *Config) CheckKeyNames() error {
+	var errs []error
+	check := func(p *Plugin) {
+		for _, key := range sortedKeys(p.keys) {
+			if declaredKey(p.Kind, key) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s: unknown key %q%s", p.Where, key, suggestKey(p.Kind, key, nil)))
+		}
+	}
+	c.Root.Walk(func(n *Node) { check(&n.Plugin) })
+	seen := map[*Plugin]bool{}
+	for _, d := range append(append([]*Plugin(nil), c.drivers...), c.Source) {
+		if d != nil && !seen[d] {
+			seen[d] = true
+			check(d)
+		}
+	}
+	if c.Settings != nil {
+		check(c.Settings)
+	}
+	return errors.Join(errs...)
+}
+
+func declaredKey(kind, key string) bool {
+	if _, ok := Spec(kind, key); ok {
+		return true
+	}
+	for _, s := range allSpecs() {
+		if s.Kind == kind && strings.HasSuffix(s.Key, ".*") && strings.HasPrefix(key, strings.TrimSuffix(s.Key, "*")) {
+			return true
+		}
+	}
+	return false
 }

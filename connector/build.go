@@ -38,6 +38,9 @@ type Options struct {
 	Metrics    *Metrics
 	// Version is the program's version (ECS agent.version).
 	Version string
+	// Compat, when set, overrides every policy engine's "compat" key
+	// (run --compat): "sf-processor" evaluates as the reference does.
+	Compat string
 	// DryRun checks every key and builds nothing with side effects: no file
 	// is opened, no socket bound, no connection made (sfconnector validate).
 	DryRun bool
@@ -70,6 +73,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.ShutdownTimeout = k.Duration("shutdown.timeout", 0)
 		settings.RetryMax = k.Int("retry.max", 5)
 		settings.RetryInitial = k.Duration("retry.initial", 0)
+		settings.FailFast = k.Bool("retry.failfast", false)
 		dl, err := buildDeadLetter(ctx, cfg.Settings, k, opts)
 		if err != nil {
 			errs = append(errs, err)
@@ -83,24 +87,26 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.RetryMax = 5
 	}
 
-	// the flattener's keys
-	rk := cfg.Root.Keys()
-	max := rk.Int("tables.max", 0)
-	flatCfg := flatten.Config{
-		MaxProcesses:  max,
-		MaxFiles:      max,
-		MaxContainers: max,
-		MaxPods:       max,
-		ExitGrace:     rk.Duration("tables.grace", 0),
-		Logger:        opts.Logger,
+	if cfg.Root.Kind == config.KindInput {
+		// sf-processor's OTel pipeline: a driver writes its own records
+		// (OpenTelemetry logs) straight into the policy engine
+		errs = append(errs, fmt.Errorf("%s: feeds the pipeline directly, without a sysflowreader: only the otelkafka driver does that, and the otelkafka driver is not supported", cfg.Root.Where))
 	}
-	if err := flatCfg.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", cfg.Root.Where, err))
-	}
-	rk.String("filter.enabled", "")
-	rk.String("filter.maxage", "")
-	if err := rk.Err(); err != nil {
-		errs = append(errs, err)
+	// the flattener's keys (a driver-fed root has none)
+	flatCfg := flatten.Config{Logger: opts.Logger}
+	if cfg.Root.Kind == config.KindReader {
+		rk := cfg.Root.Keys()
+		max := rk.Int("tables.max", 0)
+		flatCfg.MaxProcesses, flatCfg.MaxFiles, flatCfg.MaxContainers, flatCfg.MaxPods = max, max, max, max
+		flatCfg.ExitGrace = rk.Duration("tables.grace", 0)
+		if err := flatCfg.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", cfg.Root.Where, err))
+		}
+		rk.String("filter.enabled", "")
+		rk.String("filter.maxage", "")
+		if err := rk.Err(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	var policies []*PolicyStage
@@ -259,7 +265,9 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 	format := k.Enum("format", defFormat, "json", "ecs", "text", "avro")
 	flat := k.Bool("flat", false)
 	k.Int("buffer", 0)
-	k.Bool("vault.secrets", false)
+	// read as text: the reference takes only "true" as true and any other
+	// text (its template's description included) as false; ignored here
+	k.String("vault.secrets", "")
 	k.String("vault.path", "")
 	if unused := k.OtherExports(export); len(unused) > 0 {
 		// sf-processor's template sets every export type's keys at once

@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -110,10 +111,28 @@ func (m *Metrics) observeFlattener(f *flatten.Flattener) {
 // Health tells /healthz and /readyz what to answer.
 type Health struct {
 	ready atomic.Bool
+	check atomic.Pointer[func() error]
 }
 
 // SetReady marks the pipeline ready (source open, sinks connected) or not.
 func (h *Health) SetReady(v bool) { h.ready.Store(v) }
+
+// SetCheck makes /readyz also ask check, which says why the pipeline
+// cannot deliver (Pipeline.Unready); nil from it: ready.
+func (h *Health) SetCheck(check func() error) { h.check.Store(&check) }
+
+// readiness is nil when ready, else why not.
+func (h *Health) readiness() error {
+	if !h.ready.Load() {
+		return errors.New("not ready")
+	}
+	if c := h.check.Load(); c != nil {
+		if err := (*c)(); err != nil {
+			return fmt.Errorf("not ready: a sink is failing\n%w", err)
+		}
+	}
+	return nil
+}
 
 // Serve starts the HTTP server for /metrics, /healthz and /readyz on addr and
 // stops it when ctx ends. It returns the address it listens on.
@@ -124,8 +143,8 @@ func Serve(ctx context.Context, addr string, m *Metrics, h *Health) (string, <-c
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !h.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		if err := h.readiness(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,19 @@ type Pipeline struct {
 
 	sinkIndex map[*Sink]int
 	sinks     []*Sink
+	health    []sinkHealth // per sink index
 	closers   []func() error
+
+	// abortCtx ends when in-flight work is given up: the shutdown
+	// deadline passed or fail-fast stopped the run (its cause says which).
+	// Retries wait on it; abort also cuts short the sinks' waits.
+	abortCtx    context.Context
+	cancelAbort context.CancelCauseFunc
+	abortOnce   sync.Once
+	// stopped is closed when fail-fast gives up on a sink; stopErr says why.
+	stopped  chan struct{}
+	stopOnce sync.Once
+	stopErr  error
 
 	// for Summary
 	recordsRead, eventsMade atomic.Int64
@@ -79,8 +92,12 @@ type Settings struct {
 	RetryMax        int           // retries of a failing sink before the dead-letter sink (or redelivery)
 	RetryInitial    time.Duration
 	DeadLetter      message.Publisher // receives batches whose sinks failed every retry; nil: redeliver forever
-	Logger          *slog.Logger
-	Metrics         *Metrics
+	// FailFast, without a dead-letter sink, stops the run with an error
+	// once a batch still fails after RetryMax retries, instead of
+	// redelivering it until the sink takes it (retry.failfast).
+	FailFast bool
+	Logger   *slog.Logger
+	Metrics  *Metrics
 	// HeapFloor, when not zero, keeps the garbage collector's heap goal at
 	// this many bytes or more while Run runs (see heapFloor). It changes
 	// a process-wide setting: Build sets DefaultHeapFloor for the
@@ -135,15 +152,26 @@ func New(src Source, root *Stage, flatCfg flatten.Config, settings Settings, clo
 	walk(root)
 	p.written = make([]atomic.Int64, len(p.sinks))
 	p.failed = make([]atomic.Int64, len(p.sinks))
+	p.health = make([]sinkHealth, len(p.sinks))
+	p.abortCtx, p.cancelAbort = context.WithCancelCause(context.Background())
+	p.stopped = make(chan struct{})
 	return p
 }
 
 // ErrShutdownTimeout means the drain did not finish within the deadline.
 var ErrShutdownTimeout = errors.New("shutdown deadline exceeded before every in-flight record was written")
 
+// ErrRecordsLost means the run ended with records that no sink took and
+// no dead-letter sink received; the error wrapping it has the counts.
+var ErrRecordsLost = errors.New("records lost")
+
 // Run runs the pipeline until the source has finished (files) or ctx is
 // cancelled (a signal), then drains: in-flight batches are written, sinks
-// flushed and closed, within Settings.ShutdownTimeout.
+// flushed and closed, within Settings.ShutdownTimeout. At the deadline
+// retries are abandoned and sinks give up waiting for their receivers: what
+// was not delivered goes to the dead-letter sink, or is logged as lost and
+// makes Run fail. With FailFast and no dead-letter sink, a batch that
+// still fails after every retry stops the run with that error.
 func (p *Pipeline) Run(ctx context.Context) error {
 	defer startHeapFloor(p.settings.HeapFloor).Stop()
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: p.settings.ShutdownTimeout},
@@ -151,10 +179,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.warnNoDeadLetter()
 	// The first middleware added is the outermost: batches of one stream
 	// run one at a time in delivery order (streamOrder), the dead-letter
-	// sink gets a batch only after every retry failed, and a panic is an
-	// error that is retried like any other.
+	// sink (or fail-fast) gets a batch only after every retry failed, and
+	// a panic is an error that is retried like any other.
 	order := newStreamOrder()
 	router.AddMiddleware(order.middleware)
 	if p.settings.DeadLetter != nil {
@@ -163,18 +192,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		router.AddMiddleware(pq)
+	} else if p.settings.FailFast {
+		router.AddMiddleware(p.failFast)
 	}
-	if p.settings.RetryMax > 0 {
-		router.AddMiddleware(middleware.Retry{
-			MaxRetries:      p.settings.RetryMax,
-			InitialInterval: p.settings.RetryInitial,
-			Multiplier:      2,
-			MaxInterval:     10 * time.Second,
-			OnRetryHook: func(n int, delay time.Duration) {
-				p.metrics.retries.Inc()
-			},
-		}.Middleware)
-	}
+	router.AddMiddleware(p.retry)
 	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("pipeline", "sysflow", orderedSource{p.source, order}, p.handle)
 
@@ -188,38 +209,166 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return fmt.Errorf("router: %w", err)
 	}
 
-	var stopErr error
 	select {
 	case <-p.source.Done():
 		// every batch was acknowledged
 	case <-ctx.Done():
 		p.log.Info("stopping: draining in-flight records", "deadline", p.settings.ShutdownTimeout)
-		stopErr = p.drain()
+		// One deadline for everything after the signal: the drain, the
+		// router and the sinks' own flushing in closeAll.
+		deadline := time.AfterFunc(p.settings.ShutdownTimeout, func() { p.abort(ErrShutdownTimeout) })
+		defer deadline.Stop()
+		p.source.Close() // returns once the in-flight batch is acked or nacked
+	case <-p.stopped:
+		p.abort(p.stopErr)
+		p.source.Close()
 	}
-	if err := router.Close(); err != nil && stopErr == nil {
-		stopErr = fmt.Errorf("closing router: %w", err)
+	var errs []error
+	if err := router.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing router: %w", err))
 	}
 	<-runErr
 	cancelRun()
-	closeErr := p.closeAll()
-	return errors.Join(stopErr, closeErr, p.source.Err())
+	// The router has stopped: what is still in p.progress is lost.
+	lostErr := p.reportLost()
+	if lostErr != nil && errors.Is(context.Cause(p.abortCtx), ErrShutdownTimeout) {
+		lostErr = fmt.Errorf("%w: %w", ErrShutdownTimeout, lostErr)
+	}
+	errs = append(errs, lostErr)
+	errs = append(errs, p.closeAll(), p.source.Err())
+	select {
+	case <-p.stopped:
+		errs = append([]error{p.stopErr}, errs...)
+	default:
+	}
+	return errors.Join(errs...)
 }
 
-// drain closes the source (no new input) and waits for the in-flight batch.
-func (p *Pipeline) drain() error {
-	done := make(chan struct{})
-	go func() {
-		p.source.Close()
-		close(done)
-	}()
-	t := time.NewTimer(p.settings.ShutdownTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return nil
-	case <-t.C:
-		return ErrShutdownTimeout
+// abort gives up on in-flight work: retries stop waiting and sinks that
+// can (syslog) stop waiting for their receiver. The dead-letter sink is
+// not aborted: it takes what the others could not deliver.
+func (p *Pipeline) abort(cause error) {
+	p.abortOnce.Do(func() {
+		p.log.Warn("giving up on in-flight records", "reason", cause)
+		p.cancelAbort(cause)
+		for _, k := range p.sinks {
+			if a, ok := k.Pub.(aborter); ok {
+				a.Abort()
+			}
+		}
+	})
+}
+
+// aborter is a sink that can cut short a write waiting for its receiver,
+// and then closes without waiting to deliver what it kept.
+type aborter interface{ Abort() }
+
+// stop ends the run with err (fail-fast); the first error wins.
+func (p *Pipeline) stop(err error) {
+	p.stopOnce.Do(func() {
+		p.stopErr = err
+		close(p.stopped)
+	})
+}
+
+// warnNoDeadLetter says once, at start, what becomes of records a sink
+// keeps rejecting when there is no dead-letter sink.
+func (p *Pipeline) warnNoDeadLetter() {
+	if p.settings.DeadLetter != nil {
+		return
 	}
+	if p.settings.FailFast {
+		p.log.Warn("no dead-letter sink (deadletter.path or deadletter.export): a batch a sink still rejects after every retry stops the run (retry.failfast)",
+			"retry.max", p.settings.RetryMax)
+		return
+	}
+	p.log.Warn("no dead-letter sink (deadletter.path or deadletter.export): records a sink keeps rejecting are retried until it takes them, "+
+		"holding back their stream, and are lost if the process stops first; set retry.failfast to stop the run instead",
+		"retry.max", p.settings.RetryMax)
+}
+
+// retry runs a failed batch again, up to RetryMax times, with delays
+// doubling from RetryInitial up to 10s. It gives up at once when the
+// pipeline aborts (shutdown deadline, fail-fast), so that no retry outlives
+// the deadline.
+func (p *Pipeline) retry(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		if p.abortCtx.Err() != nil {
+			// redelivered after the pipeline gave up: not tried again
+			return nil, fmt.Errorf("not written: %w", context.Cause(p.abortCtx))
+		}
+		delay := p.settings.RetryInitial
+		for n := 0; ; n++ {
+			out, err := h(msg)
+			if err == nil || n >= p.settings.RetryMax {
+				return out, err
+			}
+			if p.abortCtx.Err() != nil {
+				return out, fmt.Errorf("%w (retries abandoned: %w)", err, context.Cause(p.abortCtx))
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-p.abortCtx.Done():
+				t.Stop()
+				return out, fmt.Errorf("%w (retries abandoned: %w)", err, context.Cause(p.abortCtx))
+			}
+			p.metrics.retries.Inc()
+			delay = min(2*delay, 10*time.Second)
+		}
+	}
+}
+
+// failFast stops the run when a batch still fails after every retry
+// (FailFast without a dead-letter sink).
+func (p *Pipeline) failFast(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && p.abortCtx.Err() == nil {
+			p.stop(fmt.Errorf("stopping the run (retry.failfast): a batch still failed after %d retries and no dead-letter sink is set: %w",
+				p.settings.RetryMax, err))
+		}
+		return out, err
+	}
+}
+
+// reportLost logs, per sink, the events of the batches the router gave up
+// on (neither written nor dead-lettered), and returns an error when there
+// are any. Call it once the router has stopped.
+func (p *Pipeline) reportLost() error {
+	p.mu.Lock()
+	lost := make([]int, len(p.sinks))
+	batches := 0
+	for b, st := range p.progress {
+		batches++
+		for i, k := range p.sinks {
+			if st.done[i] {
+				continue
+			}
+			if k.Raw {
+				lost[i] += len(b.Records)
+			} else {
+				lost[i] += len(st.events)
+			}
+		}
+	}
+	p.mu.Unlock()
+	if batches == 0 {
+		return nil
+	}
+	var attrs []any
+	var parts []string
+	total := 0
+	for i, n := range lost {
+		if n > 0 {
+			attrs = append(attrs, p.sinks[i].Name, n)
+			parts = append(parts, fmt.Sprintf("%s: %d", p.sinks[i].Name, n))
+			total += n
+		}
+	}
+	p.log.Error("records lost: not written and no dead-letter sink took them",
+		append([]any{"batches", batches, "records", total}, slog.Group("per_sink", attrs...))...)
+	return fmt.Errorf("%w: %d records of %d batches (per sink, before its policies: %s)", ErrRecordsLost, total, batches, strings.Join(parts, ", "))
 }
 
 func (p *Pipeline) closeAll() error {
@@ -320,6 +469,7 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 		var err error
 		events, err = s.Transform.Process(ctx, slices.Clone(events))
 		if err != nil {
+			p.log.Error("transform failed; retrying", "stage", s.Name, "error", err)
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 		p.metrics.stageSeconds.WithLabelValues(s.Name).Observe(time.Since(start).Seconds())
@@ -342,10 +492,11 @@ func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Eve
 			if err := k.Pub.Publish(k.Name, msg); err != nil {
 				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
 				p.failed[i].Add(1)
-				p.log.Warn("sink write failed", "sink", k.Name, "records", n, "error", err)
+				p.sinkFailed(i, n, err)
 				errs = append(errs, fmt.Errorf("sink %s: %w", k.Name, err))
 				continue
 			}
+			p.sinkWrote(i)
 			p.metrics.sinkSeconds.WithLabelValues(k.Name).Observe(time.Since(start).Seconds())
 			p.metrics.recordsOut.WithLabelValues(k.Name).Add(float64(n))
 			p.written[i].Add(int64(n))
@@ -416,9 +567,16 @@ func (w watermillLogger) args(f watermill.LogFields) []any {
 	return out
 }
 func (w watermillLogger) Error(msg string, err error, f watermill.LogFields) {
-	if msg == "All handlers stopped, closing router" {
+	switch msg {
+	case "All handlers stopped, closing router":
 		// the normal end of a finished or stopped source, not an error
 		w.l.Debug(msg, w.args(f)...)
+		return
+	case "Handler returned error":
+		// a batch redelivered after its retries: the pipeline logs sink
+		// failures itself, at once and then rate-limited (sinkFailed),
+		// and transform failures in runStage
+		w.l.Debug(msg, append(w.args(f), "error", err)...)
 		return
 	}
 	w.l.Error(msg, append(w.args(f), "error", err)...)

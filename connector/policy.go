@@ -31,14 +31,14 @@ type PolicyStage struct {
 // LoadPolicies loads the policy paths of a policyengine plugin (comma
 // separated), or the bundled defaults when paths is empty.
 // Warnings go to logger; errors come back in the error, all of them.
-func LoadPolicies(paths string, strict bool, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
+func LoadPolicies(paths string, lo policies.Options, logger *slog.Logger) (*policies.Set, []policies.Diagnostic, error) {
 	var set *policies.Set
 	var diags []policies.Diagnostic
 	var err error
 	if strings.TrimSpace(paths) == "" {
-		set, diags, err = policies.LoadDefault(policies.Options{Strict: strict})
+		set, diags, err = policies.LoadDefault(lo)
 	} else {
-		set, diags, err = policies.Load(splitList(paths), policies.Options{Strict: strict})
+		set, diags, err = policies.Load(splitList(paths), lo)
 	}
 	if err == nil {
 		for _, d := range diags {
@@ -69,9 +69,23 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	if k.String("action_dir", "") != "" {
 		opts.Logger.Warn("policy actions are not supported; action_dir ignored", "plugin", n.Where)
 	}
-	if lang := k.String("language", "falco"); lang != "falco" {
-		k.Fail("language", lang, "only falco policies are supported")
+	// Both languages are told apart by content; the stanza's language only
+	// says which the reference would have read.
+	k.Enum("language", "falco", "falco", "sigma")
+	sigmaConfig := k.String("config", "")
+	compat := k.Enum("compat", "none", policies.CompatSFProcessor, "none")
+	if opts.Compat != "" {
+		compat = strings.ToLower(opts.Compat)
 	}
+	lo := policies.Options{Strict: strict}
+	switch compat {
+	case policies.CompatSFProcessor:
+		lo = lo.SFProcessorCompat()
+	case "none":
+	default:
+		return nil, fmt.Errorf("%s: --compat %q: want %s or none", n.Where, opts.Compat, policies.CompatSFProcessor)
+	}
+	lo.SigmaConfig = sigmaConfig
 	if err := k.Err(); err != nil {
 		return nil, err
 	}
@@ -85,7 +99,10 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 		// record through (enrich) or drops nothing (filter)
 		return ps, nil
 	}
-	set, _, err := LoadPolicies(paths, strict, opts.Logger)
+	if compat == policies.CompatSFProcessor {
+		opts.Logger.Info("policies evaluated as sf-processor 0.7.0 does (compat: sf-processor)", "plugin", n.Where)
+	}
+	set, _, err := LoadPolicies(paths, lo, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: key \"policies\": %w", n.Where, err)
 	}
@@ -95,8 +112,14 @@ func buildPolicy(n *config.Node, opts Options) (*PolicyStage, error) {
 	}
 	ps.t = t
 	if paths != "" {
-		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: splitList(paths),
-			Options: policies.Options{Strict: strict}, Debounce: debounce, Logger: opts.Logger}, t)
+		watched := splitList(paths)
+		if sigmaConfig != "" {
+			// an edited mapping reloads the rules too; as a policy path
+			// it is recognised and not read as a policy
+			watched = append(watched, sigmaConfig)
+		}
+		w, err := policy.NewWatcher(policy.WatcherConfig{Paths: watched,
+			Options: lo, Debounce: debounce, Logger: opts.Logger}, t)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Where, err)
 		}

@@ -299,15 +299,20 @@ func TestConfigurationReference(t *testing.T) {
 					}
 				}
 				for i, name := range want {
+					value, read := "from-env", append([]string{key}, s.Aliases...)[i]
+					if key == "kafka.config" {
+						// an object of librdkafka properties, each becoming a key
+						value, read = `{"bootstrap.servers": "from-env"}`, "kafka.brokers"
+					}
 					cfg, err := config.Parse("check.yaml", []byte(doc), func(k string) (string, bool) {
-						return "from-env", k == name
+						return value, k == name
 					})
 					if err != nil {
 						t.Fatal(err)
 					}
 					set := false
 					cfg.Root.Walk(func(n *config.Node) {
-						if n.Kind == kind && n.Keys().String(append([]string{key}, s.Aliases...)[i], "") == "from-env" {
+						if n.Kind == kind && n.Keys().String(read, "") == "from-env" {
 							set = true
 						}
 					})

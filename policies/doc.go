@@ -26,6 +26,20 @@
 // warning. Options.KeepDuplicateRules and Options.FileScopedDefinitions
 // reproduce the reference processor's behaviour instead, for comparisons.
 //
+// # Sigma rules
+//
+// A YAML document that is a mapping with a detection key is a Sigma rule
+// (sigma*.go): it is read in the same pass as the Falco-style files and
+// compiled into the same comparison tree, so both languages share leaves,
+// the rule index, batching and policy tests. Field names go through a
+// sigmac field mapping (Options.SigmaConfig, or the built-in one); values
+// compare ignoring case with Sigma's wildcards and escapes, and every
+// value modifier of the specification but the UTF-16 ones and expand is
+// implemented. A construct the engine cannot run (keyword searches,
+// aggregations, an unmapped field, a log source SysFlow does not record)
+// skips the rule with a warning naming it; strict mode makes it an error.
+// docs/policies.md lists the mapping and the semantics.
+//
 // # Conditions
 //
 // Package condition parses the condition dialect into a tree. Compilation

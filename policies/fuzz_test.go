@@ -1,6 +1,7 @@
 package policies_test
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -52,6 +53,48 @@ func FuzzLoad(f *testing.F) {
 		}
 		for _, ev := range events {
 			set.Drop(ev)
+			set.Match(ev, nil)
+		}
+	})
+}
+
+// FuzzSigma feeds arbitrary Sigma rules to the loader: it must never
+// panic, every diagnostic must point inside the file, and a rule it accepts
+// must evaluate any event.
+func FuzzSigma(f *testing.F) {
+	head := "title: t\nlogsource:\n    product: linux\n    category: process_creation\ndetection:\n"
+	for _, s := range []string{
+		head + "    sel:\n        Image|endswith: /bash\n    condition: sel\n",
+		head + "    a:\n        CommandLine|contains|all: [x, 'y*z', 'q\\\\*']\n    b:\n        - User: null\n        - ParentImage|re|i: 'ja.a$'\n    condition: (a or not b) and 1 of them\n",
+		head + "    sel_1:\n        CommandLine|base64offset|contains: sh\n    sel_2:\n        CommandLine|windash|startswith: '-x /y'\n    condition: all of sel_*\n",
+		"title: n\nlogsource:\n    category: network_connection\ndetection:\n    s:\n        DestinationIp|cidr: [10.0.0.0/8, '::1/128']\n        DestinationPort|gte: 1024\n        ProcessId|fieldref: ParentProcessId\n    condition: s | count() > 3\n",
+		head + "    k:\n        - foo\n    condition: k\n",
+		head + "    s:\n        Image|exists: true\n    condition: [s, not s]\n",
+		head + "    condition: (\n", "detection: 1\n", "detection: {}\ntitle: [x]\n",
+	} {
+		f.Add(s)
+	}
+	events := []*sysflow.Event{
+		{Kind: sysflow.KindProcessEvent, OpFlags: sysflow.OpExec, Proc: &sysflow.Process{Exe: "/bin/bash", ExeArgs: "-c x"}, Parent: &sysflow.Process{Exe: "/usr/bin/java"}},
+		{Kind: sysflow.KindNetworkFlow, DIP: 0x0100000a, Proc: &sysflow.Process{Exe: "/usr/bin/nc"}},
+		{Kind: sysflow.KindProcessEvent},
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		set, diags, err := policies.LoadFS(fstest.MapFS{"r.yml": {Data: []byte(text)}}, []string{"r.yml"}, policies.Options{})
+		lines := strings.Count(text, "\n") + strings.Count(text, "\r") + 1
+		for _, d := range diags {
+			if d.Pos.File != "r.yml" || d.Pos.Line < 0 || d.Pos.Line > lines+1 {
+				t.Fatalf("diagnostic outside the file: %s", d)
+			}
+			_ = d.Snippet()
+		}
+		if err != nil {
+			if set != nil {
+				t.Fatal("a set and an error")
+			}
+			return
+		}
+		for _, ev := range events {
 			set.Match(ev, nil)
 		}
 	})

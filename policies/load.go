@@ -59,17 +59,68 @@ type Options struct {
 	// way, which lets a local file retune the macros of the stock rules).
 	// Names defined only in later files resolve in both modes.
 	FileScopedDefinitions bool
+	// ReferenceContainerType types a record outside any container as the
+	// reference processor does: sf.container.type reads DOCKER, its
+	// container-type enum's zero value, where sfconnector says host
+	// (FIELDS.md, intentional difference 1). A record whose container
+	// record is missing reads DOCKER too, as there.
+	ReferenceContainerType bool
 	// GovaluateOnly evaluates every candidate rule with its govaluate
 	// expression alone, without the direct pre-check of the compiled tree
 	// (see Evaluator). Results are the same; it is slower and exists for
 	// measurement.
 	GovaluateOnly bool
+	// SigmaConfig is the Sigma field-mapping file (the policyengine's
+	// config key) used to compile Sigma rules; "" means the built-in
+	// mapping. Sigma rules are recognised by their content (a mapping with
+	// a detection), so one set may hold both languages.
+	SigmaConfig string
 }
 
 func (o *Options) setDefaults() {
 	if o.Fields == nil {
 		o.Fields = sysflowFields{}
 	}
+	if o.ReferenceContainerType {
+		o.Fields = referenceContainerType{o.Fields}
+	}
+}
+
+// CompatSFProcessor is the compat setting (policy engine key "compat",
+// run --compat) that evaluates policies as sf-processor 0.7.0 does.
+const CompatSFProcessor = "sf-processor"
+
+// SFProcessorCompat returns o with every behaviour of the reference
+// processor that FIELDS.md lists as an intentional difference of the
+// policy engine switched on: duplicate rule names all evaluated (3),
+// definitions resolved within their file (12), host processes typed DOCKER
+// (1). For users who run both side by side and want the same alerts.
+func (o Options) SFProcessorCompat() Options {
+	o.KeepDuplicateRules = true
+	o.FileScopedDefinitions = true
+	o.ReferenceContainerType = true
+	return o
+}
+
+// referenceContainerType wraps a field registry so that sf.container.type
+// (and its aliases, which resolve to the same field) of a record without a
+// container reads as the reference reads it.
+type referenceContainerType struct{ FieldRegistry }
+
+func (r referenceContainerType) LookupField(name string) (*sysflow.Field, bool) {
+	f, ok := r.FieldRegistry.LookupField(name)
+	if !ok || f.Name != "sf.container.type" {
+		return f, ok
+	}
+	c := *f
+	str := f.Str
+	c.Str = func(e *sysflow.Event) string {
+		if e.Container == nil {
+			return sysflow.ContainerTypeName(0)
+		}
+		return str(e)
+	}
+	return &c, true
 }
 
 // source is a policy file to load: its name for messages and its bytes.
@@ -364,8 +415,9 @@ type ruleDef struct {
 	outputPos  Position
 	enabled    bool
 	exceptions []exceptionDef
-	index      int // definition order
-	file       int // load order of the defining file
+	index      int       // definition order
+	file       int       // load order of the defining file
+	sigma      *sigmaDef // a Sigma rule: compiled from its detection
 }
 
 func (r *ruleDef) label() string {
@@ -394,6 +446,7 @@ type loader struct {
 	probe       *Evaluator
 	neverReason string
 	listSlots   map[string]int
+	sigma       *sigmaMapping // read when the first Sigma rule compiles
 }
 
 // itemKeys are the keys allowed on each kind of item. Keys Falco knows but
@@ -432,6 +485,14 @@ func (l *loader) document(f *sourceFile, doc *yaml.Node) {
 	}
 	switch {
 	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		return
+	case isSigmaDoc(root):
+		l.sigmaRule(f, root)
+		return
+	case isSigmaMappingDoc(root):
+		if f.name != l.opts.SigmaConfig {
+			l.warn(f.pos(root), "", f.line(root.Line), "a Sigma field mapping among the policy files is ignored; give it as the policy engine's config")
+		}
 		return
 	case root.Kind != yaml.SequenceNode:
 		l.fail(f.pos(root), "", f.line(root.Line), "a policy file is a YAML list of items (- rule:, - macro:, - list:, - filter:), found %s", kindName(root))

@@ -21,7 +21,9 @@ type Rule struct {
 	Output    string // as written, with %field references
 	Filter    bool   // a drop filter (- filter: / - drop:)
 	Pos       Position
-	Condition string // as written; appended parts joined by a space
+	Condition string              // as written; appended parts joined by a space
+	Sigma     *SigmaInfo          // a Sigma rule's metadata, nil for Falco-style rules
+	Meta      []sysflow.MetaField // what alerts carry of Sigma (id, status, references, ...); shared, never modify
 
 	index    int
 	root     *cnode
@@ -209,7 +211,7 @@ func (e *Evaluator) Match(ev *sysflow.Event, dst []sysflow.Match) []sysflow.Matc
 	e.begin(ev)
 	for _, r := range e.set.byKind[ev.Kind&31] {
 		if e.holds(r) {
-			dst = append(dst, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.render(ev)})
+			dst = append(dst, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.render(ev), Meta: r.Meta})
 		}
 	}
 	e.ev = nil
@@ -287,6 +289,9 @@ func (l *loader) compile() *Set {
 }
 
 func (l *loader) compileRule(r *ruleDef) *Rule {
+	if r.sigma != nil {
+		return l.compileSigma(r)
+	}
 	ctx := &cctx{item: r.label(), pos: r.cond.pos, rule: r.label(), scope: l.scopeOf(r.file)}
 	before := len(l.diags.all)
 	root := l.parseAndCompile(r.cond.String(), ctx)

@@ -5,21 +5,150 @@ import (
 	"slices"
 )
 
-// A decoding program is built once per writer schema. For every branch of
-// the writer's SysFlow union it holds, in writer field order, one step per
-// field: a small function that reads the field's Avro value straight into
-// the typed struct, or skips it when the struct has no such field. Fields the
-// writer lacks are never touched and keep the reader default the branch's
-// allocator put there. No maps and no reflection run per record.
+// A decoding program is built once per writer schema, by Avro schema
+// resolution (the specification's "Schema Resolution" section) of that
+// writer schema against our reader, the v5 schema the typed structs mirror.
+// For every branch of the writer's SysFlow union it holds, in writer field
+// order, one step per field: a small function that reads the field's Avro
+// value straight into the typed struct, or skips it when the struct has no
+// such field. No maps and no reflection run per record.
+//
+// What resolution allows, and how the steps do it:
+//   - fields matched by name, in whatever order the writer put them; writer
+//     fields the reader lacks are skipped;
+//   - reader fields the writer lacks are never touched and keep the reader
+//     default the branch's allocator put there (the schema's default where
+//     it has one, the Go zero value otherwise: the v5 schema gives few
+//     defaults, and older collectors' files lack fields it added later);
+//   - a writer union, around any field, array item or map value, gets one
+//     step per branch, each resolved on its own; a null branch keeps the
+//     reader default (or null, for an optional reader field). A branch that
+//     cannot be read fails only when a datum selects it, as the
+//     specification says; a union none of whose branches can be read is
+//     refused when the program is built;
+//   - promotions: int to long, bytes to string (the reader has no float,
+//     double or bytes fields, so the other promotions have no target);
+//   - enums by symbol name: a writer symbol the reader does not list is an
+//     error when a datum uses it (the v5 enums have no default symbol).
+// Nested records, enums and fixed types are matched by structure, not by
+// name as the specification has it: each reader field has one candidate
+// type, so a name check could only refuse a writer that renamed a type.
+//
+// Whatever cannot be resolved is a *SchemaError naming the SysFlow type and
+// the field, never a damage report: the file is sound, its schema is not
+// one this reader can read.
 
-// step decodes one writer field into *T.
+// SchemaError reports a writer schema that does not resolve against the v5
+// reader schema. The reader's DecodeError wraps it (errors.As finds it),
+// either from the file header, when the program is built, or from the
+// record whose value selected an unreadable union branch or enum symbol.
+type SchemaError struct {
+	Type   string // the SysFlow record type (FileFlow, Process...), or the writer's top-level name
+	Field  string // the field within Type, dotted for nested records ("procOID.hpid"), [] for items
+	Reason string
+}
+
+func (e *SchemaError) Error() string {
+	s := "writer schema does not resolve against the SysFlow v5 reader schema"
+	if e.Type != "" {
+		s += ": type " + e.Type
+	}
+	if e.Field != "" {
+		s += " field " + e.Field
+	}
+	return s + ": " + e.Reason
+}
+
+// site is where in the reader schema a step is being built, for errors:
+// the field path is outer + "." + leaf, joined only for nested records and
+// items, so that compiling a flat record builds no strings.
+type site struct{ typ, outer, leaf string }
+
+func (s site) field() string {
+	if s.outer == "" {
+		return s.leaf
+	}
+	return s.outer + "." + s.leaf
+}
+
+func (s site) in(field string) site { return site{s.typ, s.field(), field} }
+
+func (s site) items() site { return site{s.typ, "", s.field() + "[]"} }
+
+func (s site) errorf(format string, a ...any) *SchemaError {
+	return &SchemaError{Type: s.typ, Field: s.field(), Reason: fmt.Sprintf(format, a...)}
+}
+
+// step decodes one writer value into *T.
 type step[T any] func(d *dec, t *T)
 
-// fieldSpec is a reader field: its Avro name and how to build the step for a
-// given writer type (an error when the writer type cannot be read into it).
+// builder makes the step reading writer type w into a reader value. w is
+// never a union nor null: resolve deals with those first.
+type builder[T any] func(w *schemaNode, at site) (step[T], error)
+
+// fieldSpec is a reader field: its Avro name, how to build its step for a
+// given writer type, and what a writer null does to it (nil: nothing, the
+// reader default stays).
 type fieldSpec[T any] struct {
 	name  string
-	build func(w *schemaNode) (step[T], error)
+	build builder[T]
+	null  step[T]
+}
+
+func keep[T any](*dec, *T) {}
+
+// resolve builds the step reading writer type w with build, resolving a
+// writer union branch by branch.
+func resolve[T any](w *schemaNode, at site, build builder[T], null step[T]) (step[T], error) {
+	if w.typ != tNull && w.typ != tUnion {
+		return build(w, at) // first: the common case, no allocation
+	}
+	if null == nil {
+		null = keep[T]
+	}
+	if w.typ == tNull {
+		return null, nil
+	}
+	steps := make([]step[T], len(w.branches))
+	var firstErr error
+	readable := 0
+	for i, b := range w.branches {
+		if b.typ == tNull {
+			steps[i] = null
+			continue
+		}
+		s, err := build(b, at)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			se := at.errorf("writer union branch %d (%s) cannot be read: %v", i, b.describe(), reasonOf(err))
+			steps[i] = func(d *dec, _ *T) { d.fail(se) }
+			continue
+		}
+		readable++
+		steps[i] = s
+	}
+	if readable == 0 && firstErr != nil {
+		return nil, firstErr
+	}
+	n := int64(len(steps))
+	field := at.field() // not at itself: capturing it would move every call's at to the heap
+	return func(d *dec, t *T) {
+		i := d.long()
+		if i < 0 || i >= n {
+			d.fail(fmt.Errorf("field %s: union index %d out of range for %d branches", field, i, n))
+			return
+		}
+		steps[i](d, t)
+	}, nil
+}
+
+func reasonOf(err error) string {
+	if se, ok := err.(*SchemaError); ok {
+		return se.Reason
+	}
+	return err.Error()
 }
 
 // program decodes datums of one writer schema.
@@ -35,7 +164,8 @@ type branchDec struct {
 
 // compileProgram builds the decoding program of a SysFlow writer schema:
 // either the sysflow.SysFlow record wrapping the union (what the collector
-// writes) or the bare union.
+// writes) or the bare union. Schemas that parse but do not resolve give a
+// *SchemaError.
 func compileProgram(schemaText string) (*program, error) {
 	root, err := parseSchema(schemaText)
 	if err != nil {
@@ -49,7 +179,8 @@ func compileProgram(schemaText string) (*program, error) {
 		union = root.fields[0].typ
 	}
 	if union.typ != tUnion {
-		return nil, fmt.Errorf("writer schema is not a SysFlow schema: want a union of records, got %s", root.describe())
+		return nil, &SchemaError{Type: root.shortName(),
+			Reason: fmt.Sprintf("not a SysFlow schema: want a union of records, got %s", root.describe())}
 	}
 	p := &program{}
 	known := 0
@@ -59,7 +190,7 @@ func compileProgram(schemaText string) (*program, error) {
 			bd.name = b.shortName()
 			bd.decode, err = compileBranch(b)
 			if err != nil {
-				return nil, fmt.Errorf("writer schema: %s: %w", b.shortName(), err)
+				return nil, err
 			}
 			if bd.decode != nil {
 				known++
@@ -68,7 +199,7 @@ func compileProgram(schemaText string) (*program, error) {
 		p.branches = append(p.branches, bd)
 	}
 	if known == 0 {
-		return nil, fmt.Errorf("writer schema is not a SysFlow schema: no known SysFlow record in its union")
+		return nil, &SchemaError{Type: root.shortName(), Reason: "not a SysFlow schema: no known SysFlow record in its union"}
 	}
 	return p, nil
 }
@@ -159,7 +290,7 @@ func compileBranch(w *schemaNode) (func(*dec, *Record), error) {
 }
 
 func makeBranch[T any](w *schemaNode, specs []fieldSpec[T], alloc func(*dec) *T, set func(*Record, *T)) (func(*dec, *Record), error) {
-	steps, err := compileRecord(w, specs)
+	steps, err := compileRecord(w, specs, site{typ: w.shortName()})
 	if err != nil {
 		return nil, err
 	}
@@ -172,9 +303,9 @@ func makeBranch[T any](w *schemaNode, specs []fieldSpec[T], alloc func(*dec) *T,
 	}, nil
 }
 
-func compileRecord[T any](w *schemaNode, specs []fieldSpec[T]) ([]step[T], error) {
+func compileRecord[T any](w *schemaNode, specs []fieldSpec[T], at site) ([]step[T], error) {
 	if w.typ != tRecord {
-		return nil, fmt.Errorf("writer type is %s, want a record", w.describe())
+		return nil, at.errorf("writer type is %s, want a record", w.describe())
 	}
 	steps := make([]step[T], 0, len(w.fields))
 	for _, f := range w.fields {
@@ -184,9 +315,12 @@ func compileRecord[T any](w *schemaNode, specs []fieldSpec[T]) ([]step[T], error
 			steps = append(steps, func(d *dec, _ *T) { d.skip(wt, 1) })
 			continue
 		}
-		s, err := specs[i].build(f.typ)
+		s, err := resolve(f.typ, at.in(f.name), specs[i].build, specs[i].null)
 		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", f.name, err)
+			return nil, err
+		}
+		if f.typ.typ == tNull && specs[i].null == nil {
+			continue // a null that keeps the default reads nothing
 		}
 		steps = append(steps, s)
 	}
@@ -199,19 +333,19 @@ func runSteps[T any](d *dec, steps []step[T], t *T) {
 	}
 }
 
-func wantType(w *schemaNode, want string, ok ...avroType) error {
+func wantType(w *schemaNode, at site, want string, ok ...avroType) error {
 	if slices.Contains(ok, w.typ) {
 		return nil
 	}
-	return fmt.Errorf("writer type is %s, want %s", w.describe(), want)
+	return at.errorf("writer type is %s, want %s", w.describe(), want)
 }
 
 // Field spec constructors, one per reader field type.
 
 func longF[T any](name string, get func(*T) *int64) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
 		// Avro promotes int to long; both share the varint encoding.
-		if err := wantType(w, "long", tLong, tInt); err != nil {
+		if err := wantType(w, at, "long", tLong, tInt); err != nil {
 			return nil, err
 		}
 		return func(d *dec, t *T) { *get(t) = d.long() }, nil
@@ -219,8 +353,8 @@ func longF[T any](name string, get func(*T) *int64) fieldSpec[T] {
 }
 
 func intF[T any](name string, get func(*T) *int32) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if err := wantType(w, "int", tInt); err != nil {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if err := wantType(w, at, "int", tInt); err != nil {
 			return nil, err
 		}
 		return func(d *dec, t *T) { *get(t) = d.int() }, nil
@@ -228,17 +362,25 @@ func intF[T any](name string, get func(*T) *int32) fieldSpec[T] {
 }
 
 func boolF[T any](name string, get func(*T) *bool) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if err := wantType(w, "boolean", tBoolean); err != nil {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if err := wantType(w, at, "boolean", tBoolean); err != nil {
 			return nil, err
 		}
 		return func(d *dec, t *T) { *get(t) = d.boolean() }, nil
 	}}
 }
 
+// strItem reads a string, or bytes promoted to a string.
+func strItem(w *schemaNode, at site) (step[string], error) {
+	if err := wantType(w, at, "string", tString, tBytes); err != nil {
+		return nil, err
+	}
+	return func(d *dec, s *string) { *s = d.string() }, nil
+}
+
 func strF[T any](name string, get func(*T) *string) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if err := wantType(w, "string", tString, tBytes); err != nil {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if err := wantType(w, at, "string", tString, tBytes); err != nil {
 			return nil, err
 		}
 		return func(d *dec, t *T) { *get(t) = d.string() }, nil
@@ -248,8 +390,8 @@ func strF[T any](name string, get func(*T) *string) fieldSpec[T] {
 // enumF reads an enum as its index in the reader's symbols. When the writer
 // lists other symbols or another order, indexes are translated by name.
 func enumF[T any](name string, symbols []string, get func(*T) *int32) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if err := wantType(w, "enum", tEnum); err != nil {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if err := wantType(w, at, "enum", tEnum); err != nil {
 			return nil, err
 		}
 		n := int64(len(w.symbols))
@@ -264,8 +406,12 @@ func enumF[T any](name string, symbols []string, get func(*T) *int32) fieldSpec[
 			}, nil
 		}
 		tr := make([]int32, n)
+		unknown := make([]*SchemaError, n) // built now: failing must not allocate per record
 		for i, s := range w.symbols {
-			tr[i] = int32(slices.Index(symbols, s)) // -1: a symbol we do not know
+			tr[i] = int32(slices.Index(symbols, s))
+			if tr[i] < 0 {
+				unknown[i] = at.errorf("writer symbol %s of enum %s is not a symbol of the reader's enum, which has no default", s, w.name)
+			}
 		}
 		return func(d *dec, t *T) {
 			i := d.long()
@@ -274,7 +420,7 @@ func enumF[T any](name string, symbols []string, get func(*T) *int32) fieldSpec[
 				return
 			}
 			if tr[i] < 0 {
-				d.fail(fmt.Errorf("enum %s symbol %s is unknown to this reader", w.name, w.symbols[i]))
+				d.fail(unknown[i])
 				return
 			}
 			*get(t) = tr[i]
@@ -282,21 +428,26 @@ func enumF[T any](name string, symbols []string, get func(*T) *int32) fieldSpec[
 	}}
 }
 
+func wantFOID(w *schemaNode, at site) error {
+	if w.typ != tFixed || w.size != len(FOID{}) {
+		return at.errorf("writer type is %s, want fixed(20)", w.describe())
+	}
+	return nil
+}
+
 func foidF[T any](name string, get func(*T) *FOID) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if w.typ != tFixed || w.size != len(FOID{}) {
-			return nil, fmt.Errorf("writer type is %s, want fixed(20)", w.describe())
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if err := wantFOID(w, at); err != nil {
+			return nil, err
 		}
 		return func(d *dec, t *T) { d.fixed(get(t)[:]) }, nil
 	}}
 }
 
-// recordF decodes a nested record with its own program; OID gets a
-// straight-line step when the writer's OID is the one we know, since every
-// event carries one.
+// recordF decodes a nested record with its own program.
 func recordF[T, U any](name string, specs []fieldSpec[U], get func(*T) *U) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		steps, err := compileRecord(w, specs)
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		steps, err := compileRecord(w, specs, at)
 		if err != nil {
 			return nil, err
 		}
@@ -304,9 +455,11 @@ func recordF[T, U any](name string, specs []fieldSpec[U], get func(*T) *U) field
 	}}
 }
 
+// oidF is recordF for OID, with a straight-line step when the writer's OID
+// is the one we know, since every event carries one.
 func oidF[T any](name string, get func(*T) *OID) fieldSpec[T] {
 	generic := recordF(name, oidSpecs, get)
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
 		if isStandardOID(w) {
 			return func(d *dec, t *T) {
 				o := get(t)
@@ -314,7 +467,7 @@ func oidF[T any](name string, get func(*T) *OID) fieldSpec[T] {
 				o.Hpid = d.long()
 			}, nil
 		}
-		return generic.build(w)
+		return generic.build(w, at)
 	}}
 }
 
@@ -324,40 +477,15 @@ func isStandardOID(w *schemaNode) bool {
 		w.fields[1].name == "hpid" && w.fields[1].typ.typ == tLong
 }
 
-// optionalF reads a reader field of type ["null", X]: the writer may send a
-// union holding X and null in any order, or X alone.
-func optionalF[T any](name string, value func(w *schemaNode) (step[T], error), setNull func(*T)) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if w.typ != tUnion {
-			return value(w)
-		}
-		steps := make([]step[T], len(w.branches))
-		for i, b := range w.branches {
-			if b.typ == tNull {
-				steps[i] = func(_ *dec, t *T) { setNull(t) }
-				continue
-			}
-			s, err := value(b)
-			if err != nil {
-				return nil, fmt.Errorf("union branch %d: %w", i, err)
-			}
-			steps[i] = s
-		}
-		n := int64(len(steps))
-		return func(d *dec, t *T) {
-			i := d.long()
-			if i < 0 || i >= n {
-				d.fail(fmt.Errorf("field %s: union index %d out of range", name, i))
-				return
-			}
-			steps[i](d, t)
-		}, nil
-	}}
+// optionalF is a reader field of type ["null", X]: resolve reads the
+// writer's union (either order, other branches), its null or its X alone.
+func optionalF[T any](name string, value builder[T], setNull func(*T)) fieldSpec[T] {
+	return fieldSpec[T]{name: name, build: value, null: func(_ *dec, t *T) { setNull(t) }}
 }
 
 func optStrF[T any](name string, get func(*T) **string) fieldSpec[T] {
-	return optionalF(name, func(w *schemaNode) (step[T], error) {
-		if err := wantType(w, "string", tString, tBytes); err != nil {
+	return optionalF(name, func(w *schemaNode, at site) (step[T], error) {
+		if err := wantType(w, at, "string", tString, tBytes); err != nil {
 			return nil, err
 		}
 		return func(d *dec, t *T) {
@@ -370,8 +498,8 @@ func optStrF[T any](name string, get func(*T) **string) fieldSpec[T] {
 
 func optOIDF[T any](name string, get func(*T) **OID) fieldSpec[T] {
 	inner := oidF(name, func(o *OID) *OID { return o })
-	return optionalF(name, func(w *schemaNode) (step[T], error) {
-		s, err := inner.build(w)
+	return optionalF(name, func(w *schemaNode, at site) (step[T], error) {
+		s, err := inner.build(w, at)
 		if err != nil {
 			return nil, err
 		}
@@ -384,9 +512,9 @@ func optOIDF[T any](name string, get func(*T) **OID) fieldSpec[T] {
 }
 
 func optFOIDF[T any](name string, get func(*T) **FOID) fieldSpec[T] {
-	return optionalF(name, func(w *schemaNode) (step[T], error) {
-		if w.typ != tFixed || w.size != len(FOID{}) {
-			return nil, fmt.Errorf("writer type is %s, want fixed(20)", w.describe())
+	return optionalF(name, func(w *schemaNode, at site) (step[T], error) {
+		if err := wantFOID(w, at); err != nil {
+			return nil, err
 		}
 		return func(d *dec, t *T) {
 			f := d.slabs.foid.next()
@@ -396,17 +524,19 @@ func optFOIDF[T any](name string, get func(*T) **FOID) fieldSpec[T] {
 	}, func(t *T) { *get(t) = nil })
 }
 
-// arrayF reads an array whose items are decoded by item; minItem bounds the
-// count by the bytes left so that a corrupt count cannot allocate.
-func arrayF[T, E any](name string, get func(*T) *[]E, item func(w *schemaNode) (func(d *dec, e *E), int, error)) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+// arrayF reads an array whose items are decoded by item (a writer union of
+// items resolved branch by branch); the smallest item encoding bounds the
+// count by the bytes left, so that a corrupt count cannot allocate.
+func arrayF[T, E any](name string, get func(*T) *[]E, item builder[E]) fieldSpec[T] {
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
 		if w.typ != tArray {
-			return nil, fmt.Errorf("writer type is %s, want array", w.describe())
+			return nil, at.errorf("writer type is %s, want array", w.describe())
 		}
-		it, minItem, err := item(w.items)
+		it, err := resolve(w.items, at.items(), item, nil)
 		if err != nil {
-			return nil, fmt.Errorf("array items: %w", err)
+			return nil, err
 		}
+		minItem := max(1, minSize(w.items, 0))
 		return func(d *dec, t *T) {
 			var out []E
 			for d.err == nil {
@@ -418,9 +548,11 @@ func arrayF[T, E any](name string, get func(*T) *[]E, item func(w *schemaNode) (
 					out = make([]E, 0, n)
 				}
 				for i := 0; i < n && d.err == nil; i++ {
-					var e E
-					it(d, &e)
-					out = append(out, e)
+					// in place: a local passed to it would escape, an
+					// allocation per item
+					var zero E
+					out = append(out, zero)
+					it(d, &out[len(out)-1])
 				}
 			}
 			*get(t) = out
@@ -428,11 +560,13 @@ func arrayF[T, E any](name string, get func(*T) *[]E, item func(w *schemaNode) (
 	}}
 }
 
-// strArrF is arrayF for strings, with the slice carved from a slab.
+// strArrF is arrayF for strings, with the slice carved from a slab when the
+// writer's items are plain strings (every collector so far).
 func strArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
+	generic := arrayF(name, get, strItem)
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
 		if w.typ != tArray || (w.items.typ != tString && w.items.typ != tBytes) {
-			return nil, fmt.Errorf("writer type is %s, want array of string", w.describe())
+			return generic.build(w, at)
 		}
 		return func(d *dec, t *T) {
 			var out []string
@@ -453,32 +587,40 @@ func strArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
 	}}
 }
 
-func longItem(w *schemaNode) (func(d *dec, e *int64), int, error) {
-	if err := wantType(w, "long", tLong, tInt); err != nil {
-		return nil, 0, err
+func longItem(w *schemaNode, at site) (step[int64], error) {
+	if err := wantType(w, at, "long", tLong, tInt); err != nil {
+		return nil, err
 	}
-	return func(d *dec, e *int64) { *e = d.long() }, 1, nil
+	return func(d *dec, e *int64) { *e = d.long() }, nil
 }
 
-func recordItem[U any](specs []fieldSpec[U]) func(w *schemaNode) (func(d *dec, e *U), int, error) {
-	return func(w *schemaNode) (func(d *dec, e *U), int, error) {
-		steps, err := compileRecord(w, specs)
+func recordItem[U any](specs []fieldSpec[U]) builder[U] {
+	return func(w *schemaNode, at site) (step[U], error) {
+		steps, err := compileRecord(w, specs, at)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		return func(d *dec, e *U) { runSteps(d, steps, e) }, max(1, minSize(w, 0)), nil
+		return func(d *dec, e *U) { runSteps(d, steps, e) }, nil
 	}
 }
 
+// strMapF reads a map of strings; values of a writer union are resolved
+// branch by branch (a null value reads as "").
 func strMapF[T any](name string, get func(*T) *map[string]string) fieldSpec[T] {
-	return fieldSpec[T]{name, func(w *schemaNode) (step[T], error) {
-		if w.typ != tMap || (w.items.typ != tString && w.items.typ != tBytes) {
-			return nil, fmt.Errorf("writer type is %s, want map of string", w.describe())
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		if w.typ != tMap {
+			return nil, at.errorf("writer type is %s, want map of string", w.describe())
 		}
+		val, err := resolve(w.items, at.items(), strItem, nil)
+		if err != nil {
+			return nil, err
+		}
+		plain := w.items.typ == tString || w.items.typ == tBytes
+		minItem := 1 + minSize(w.items, 0)
 		return func(d *dec, t *T) {
 			var out map[string]string
 			for d.err == nil {
-				n := d.blockCount(2)
+				n := d.blockCount(minItem)
 				if n == 0 {
 					break
 				}
@@ -487,7 +629,13 @@ func strMapF[T any](name string, get func(*T) *map[string]string) fieldSpec[T] {
 				}
 				for i := 0; i < n && d.err == nil; i++ {
 					k := d.string()
-					out[k] = d.string()
+					if plain {
+						out[k] = d.string()
+						continue
+					}
+					var v string
+					val(d, &v)
+					out[k] = v
 				}
 			}
 			*get(t) = out

@@ -1,6 +1,7 @@
 package sysflow
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,43 @@ func TestRecursiveWriterSchemas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzWriterSchema feeds arbitrary writer schemas and datums to the plan
+// compiler and the plan: no panic, a schema that does not resolve is a
+// SchemaError with a reason, and a schema error met while decoding names
+// the SysFlow type.
+func FuzzWriterSchema(f *testing.F) {
+	v5 := SchemaV5()
+	datum, err := AppendDatum(nil, &Record{Kind: KindFileFlow, FileFlow: &FileFlow{TS: 5, EndTS: 6, FD: 3}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v5, datum)
+	f.Add(strings.Replace(v5, `{"name":"endTs","type":"long"},{"name":"fileOID"`,
+		`{"name":"endTs","type":["null","int","boolean"]},{"name":"fileOID"`, 1), datum)
+	f.Add(`[{"type":"record","name":"K8sEvent","fields":[{"name":"kind","type":{"type":"enum","name":"K","symbols":["K8S_NEW","K8S_PODS"]}},{"name":"x","type":{"type":"map","values":["null","bytes"]}}]}]`,
+		[]byte{0, 2, 2, 2, 2, 0, 0}) // K8S_PODS, one null value
+	f.Add(`[{"type":"record","name":"Process","fields":[{"name":"env","type":{"type":"array","items":["null","bytes"]}},{"name":"poid","type":[{"type":"record","name":"X","fields":[{"name":"hpid","type":"int"}]},"null"]}]}]`,
+		[]byte{0, 4, 0, 2, 2, 'a', 0, 0, 6}) // env ["", "a"], poid {hpid 3}
+	f.Fuzz(func(t *testing.T, schema string, datum []byte) {
+		p, err := compileProgram(schema)
+		if err != nil {
+			var se *SchemaError
+			if errors.As(err, &se) && se.Reason == "" {
+				t.Fatalf("schema error without a reason: %v", err)
+			}
+			return
+		}
+		d := &dec{}
+		d.reset(datum)
+		var r Record
+		if p.decodeOne(d, &r) && r.Kind == KindUnknown {
+			t.Fatal("a decoded datum without a kind")
+		}
+		var se *SchemaError
+		if errors.As(d.err, &se) && (se.Type == "" || se.Reason == "") {
+			t.Fatalf("decode-time schema error without a type or reason: %v", d.err)
+		}
+	})
 }

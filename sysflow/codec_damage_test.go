@@ -265,7 +265,7 @@ func TestReaderRejectsBadHeaders(t *testing.T) {
 		{"not json", "null", "{", "invalid writer schema"},
 		{"not sysflow", "null", `"long"`, "not a SysFlow schema"},
 		{"no sysflow records", "null", `["null","string"]`, "not a SysFlow schema"},
-		{"wrong field type", "null", `{"type":"record","name":"SysFlow","fields":[{"name":"rec","type":[{"type":"record","name":"FileFlow","fields":[{"name":"ts","type":"string"}]}]}]}`, "FileFlow: field ts"},
+		{"wrong field type", "null", `{"type":"record","name":"SysFlow","fields":[{"name":"rec","type":[{"type":"record","name":"FileFlow","fields":[{"name":"ts","type":"string"}]}]}]}`, "type FileFlow field ts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

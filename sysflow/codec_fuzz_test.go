@@ -63,6 +63,14 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	}
+	// A writer schema other than v5, so that mutations reach the union
+	// steps of schema resolution.
+	f.Add(goavroOCF(f, v5With(f, "sysflow.flow.FileFlow", "endTs", []any{"null", "long"}),
+		map[string]any{"rec": map[string]any{"sysflow.flow.FileFlow": map[string]any{
+			"procOID": map[string]any{"createTS": int64(1), "hpid": int64(2)}, "ts": int64(3), "tid": int64(4),
+			"opFlags": int32(5), "openFlags": int32(6), "endTs": map[string]any{"long": int64(7)},
+			"fileOID": make([]byte, 20), "fd": int32(8), "numRRecvOps": int64(9), "numWSendOps": int64(10),
+			"numRRecvBytes": int64(11), "numWSendBytes": int64(12)}}}))
 	f.Add([]byte("Obj\x01"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

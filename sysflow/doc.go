@@ -22,6 +22,12 @@
 // library, validates every writer schema; tests cross-check every trace
 // against goavro's own decoding. DatumDecoder decodes the single v5 datums
 // the collector sends over its socket. Writer and AppendDatum encode v5.
+// The program is Avro schema resolution of the writer schema against v5
+// (see avro_program.go): unions and nulls around any field, int read as
+// long and bytes as string, fields missing, added or reordered, enum
+// symbols by name. A writer schema that does not resolve gives a
+// *SchemaError naming the record type and field; CompileDatumSchema does
+// the same for single datums of any SysFlow version (a schema registry's).
 // Damaged input yields the records before the damage and a *DecodeError
 // naming the file, block and byte offset; no input makes the codecs panic
 // or allocate beyond what the input can hold.

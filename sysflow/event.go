@@ -58,6 +58,18 @@ type Match struct {
 	Priority Priority
 	Tags     []string
 	Output   string // the rule's output with %field substituted, when it has one
+	// Meta is the rule's metadata beyond name, description, priority and
+	// tags (a Sigma rule's id, status, author, references, false
+	// positives), in a fixed order; nil for Falco-style rules. Shared
+	// with every Match of the rule: never modify.
+	Meta []MetaField
+}
+
+// MetaField is one metadata entry of a rule: a key and its values.
+type MetaField struct {
+	Key    string
+	Values []string
+	List   bool // encoded as a list even with one value
 }
 
 // Priority of a rule: the reference's three levels.

@@ -19,10 +19,12 @@ import (
 // start like an Avro object container file.
 var ErrNotOCF = errors.New("not an Avro object container file")
 
-// DecodeError reports damaged input: which file, which block (-1 for the
-// file header), the byte offset where that block or header starts, and the
-// record within the block when the damage was found while decoding records
-// (-1 otherwise).
+// DecodeError reports input that cannot be read: which file, which block
+// (-1 for the file header), the byte offset where that block or header
+// starts, and the record within the block when the problem was found while
+// decoding records (-1 otherwise). The input is damaged, unless Err wraps a
+// *SchemaError: then it is sound but written with a writer schema that does
+// not resolve against the reader's (errors.As tells them apart).
 type DecodeError struct {
 	File   string
 	Block  int

@@ -202,6 +202,32 @@ func NewDatumDecoder() *DatumDecoder {
 	return &DatumDecoder{prog: v5Program()}
 }
 
+// DatumSchema is a SysFlow writer schema other than v5 (a schema registry
+// may hold any version a collector registered), resolved against the v5
+// reader once. It is safe for concurrent use; its decoders are not.
+type DatumSchema struct {
+	prog *program
+}
+
+// CompileDatumSchema resolves the writer schema text against the v5 reader
+// schema. A schema that does not resolve gives an error wrapping a
+// *SchemaError.
+func CompileDatumSchema(text string) (*DatumSchema, error) {
+	if err := validateSchema(text); err != nil {
+		return nil, fmt.Errorf("sysflow: %w", err)
+	}
+	p, err := compileProgram(text)
+	if err != nil {
+		return nil, fmt.Errorf("sysflow: %w", err)
+	}
+	return &DatumSchema{prog: p}, nil
+}
+
+// NewDecoder returns a decoder for datums written with s.
+func (s *DatumSchema) NewDecoder() *DatumDecoder {
+	return &DatumDecoder{prog: s.prog}
+}
+
 // Decode decodes the single datum b into dst. Strings are copied: b may be
 // reused by the caller. Truncated input, trailing bytes and out-of-range
 // values are errors.

@@ -45,7 +45,7 @@ const usage = `sfconnector: SysFlow stream processing: collector socket, trace f
 
 Usage:
   sfconnector run [-c CONFIG] [flags] [INPUT...]   run a pipeline (INPUT: trace file, directory, glob or unix:///path)
-  sfconnector validate [-c CONFIG] [--policies PATH] [--strict]
+  sfconnector validate [[-c] CONFIG] [--policies PATH] [--strict]
                                                    check a configuration and its policies; list every problem
   sfconnector policy test FILE...                  run policy unit tests (YAML), print "N passed, N failed"
   sfconnector gen [--records N] [--seed S] -o FILE write a synthetic, realistic SysFlow trace

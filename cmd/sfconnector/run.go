@@ -98,8 +98,9 @@ examples:
   sfconnector run -c edge.yaml unix:///sock/sysflow.sock
   sfconnector -driver socket -config pipeline.json /sock/sysflow.sock`, stderr)
 	var cfgPath, driver, logLevel, logFormat, metricsAddr string
+	var compat string
 	var shutdown time.Duration
-	var progress bool
+	var progress, failFast bool
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration: sf-processor pipeline.json or YAML (default: the built-in pipeline)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c (sf-processor's name)")
 	fs.StringVar(&driver, "driver", "", "source driver: file, socket, kafka or nats (default: the config's, else from INPUT)")
@@ -108,6 +109,8 @@ examples:
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&metricsAddr, "metrics", os.Getenv("SFCONNECTOR_METRICS_ADDR"), "serve /metrics, /healthz and /readyz on this address, e.g. :9090 (env SFCONNECTOR_METRICS_ADDR)")
 	fs.DurationVar(&shutdown, "shutdown-timeout", 0, "how long SIGTERM waits for in-flight records (default: the config's, else 10s)")
+	fs.BoolVar(&failFast, "fail-fast", false, "without a dead-letter sink, stop with an error when a batch still fails after every retry (settings retry.failfast)")
+	fs.StringVar(&compat, "compat", "", "sf-processor: every policy engine evaluates as sf-processor 0.7.0 does, to compare alerts side by side (overrides the policyengine's \"compat\" key; docs/migrating.md)")
 	fs.BoolVar(&progress, "progress", isTerminal(os.Stderr), "print a progress line with records/s and ETA when reading files")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -151,11 +154,23 @@ examples:
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration: " + w)
+	}
+	if compat != "" && !strings.EqualFold(compat, "sf-processor") && !strings.EqualFold(compat, "none") {
+		return exitError{code: 2, msg: fmt.Sprintf("--compat %q: want sf-processor or none", compat)}
+	}
 	if shutdown > 0 {
 		if cfg.Settings == nil {
 			cfg.Settings = config.NewPlugin("settings", "command line", nil)
 		}
 		cfg.Settings.Set("shutdown.timeout", shutdown.String())
+	}
+	if failFast {
+		if cfg.Settings == nil {
+			cfg.Settings = config.NewPlugin("settings", "command line", nil)
+		}
+		cfg.Settings.Set("retry.failfast", "true")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -163,7 +178,7 @@ examples:
 
 	metrics := connector.NewMetrics(nil)
 	var prog *progressLine
-	opts := connector.Options{Driver: driver, Inputs: inputs, Stdout: stdout, Logger: logger, Metrics: metrics, Version: version}
+	opts := connector.Options{Driver: driver, Inputs: inputs, Stdout: stdout, Logger: logger, Metrics: metrics, Version: version, Compat: compat}
 	if progress {
 		prog = newProgressLine(stderr)
 		opts.OnStart = prog.begin
@@ -174,6 +189,7 @@ examples:
 		return err
 	}
 	health := &connector.Health{}
+	health.SetCheck(built.Unready) // a failing sink makes /readyz answer 503
 	if metricsAddr != "" {
 		addr, _, err := connector.Serve(ctx, metricsAddr, metrics, health)
 		if err != nil {

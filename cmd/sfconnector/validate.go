@@ -18,18 +18,29 @@ import (
 // cmdValidate checks a configuration and its policies and lists every
 // problem; it exits 1 when there is any error (with --strict, any warning).
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG] [--policies PATH[,PATH...]] [--strict]", stderr)
-	var cfgPath, policyPaths string
+	fs := newFlagSet("validate", "sfconnector validate [-c CONFIG | CONFIG] [--policies PATH[,PATH...]] [--sigma-config FILE] [--strict]", stderr)
+	var cfgPath, policyPaths, sigmaConfig string
 	var strict bool
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration to check (keys, values, and the policies it names)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c")
 	fs.StringVar(&policyPaths, "policies", "", "policy files or directories to check (default: those of the configuration; without either, the bundled policies)")
+	fs.StringVar(&sigmaConfig, "sigma-config", "", "Sigma field mapping for the Sigma rules given with --policies (default: the built-in mapping)")
 	fs.BoolVar(&strict, "strict", false, "treat warnings (unknown fields, duplicate rules, repaired YAML) as errors")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return exitError{code: 2}
+	}
+	// "validate pipeline.json" means the file: checking the defaults
+	// instead and saying ok would pass a broken file
+	switch {
+	case fs.NArg() > 1:
+		return exitError{code: 2, msg: fmt.Sprintf("validate: one configuration at a time (got %d: %s)", fs.NArg(), strings.Join(fs.Args(), " "))}
+	case fs.NArg() == 1 && cfgPath != "":
+		return exitError{code: 2, msg: fmt.Sprintf("validate: both -c %s and %s given: name the configuration once", cfgPath, fs.Arg(0))}
+	case fs.NArg() == 1:
+		cfgPath = fs.Arg(0)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	problems := 0
@@ -41,16 +52,46 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	var pathsToCheck [][]string
+	// policy paths to check, each with the options its engine loads them
+	// with (compat: sf-processor changes which definitions warn)
+	type policyCheck struct {
+		paths []string
+		opts  policies.Options
+	}
+	var pathsToCheck []policyCheck
+	warnings := 0
 	if cfgPath != "" {
 		cfg, err := config.Load(cfgPath, nil)
-		if err != nil {
+		if err == nil {
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintln(stdout, "warning:", w)
+				warnings++
+				if strict {
+					problems++
+				}
+			}
+		}
+		switch {
+		case err != nil:
 			report(err)
-		} else {
+		case cfg.Template():
+			// its values are descriptions ("on|off (default: off)"), which
+			// no component would accept: the key names are what it shows
+			fmt.Fprintf(stdout, "note: %s is sf-processor's pipeline template (its _comment says so): its values describe the keys, so only the key names are checked\n", cfgPath)
+			if err := cfg.CheckKeyNames(); err != nil {
+				report(err)
+			}
+		default:
 			cfg.Root.Walk(func(n *config.Node) {
 				if n.Kind == config.KindPolicy {
-					if p := n.Keys().String("policies", ""); p != "" {
-						pathsToCheck = append(pathsToCheck, splitComma(p))
+					k := n.Keys()
+					if p := k.String("policies", ""); p != "" {
+						o := policies.Options{Strict: strict}
+						if strings.EqualFold(k.String("compat", ""), policies.CompatSFProcessor) {
+							o = o.SFProcessorCompat()
+						}
+						o.SigmaConfig = k.String("config", "")
+						pathsToCheck = append(pathsToCheck, policyCheck{splitComma(p), o})
 					}
 				}
 			})
@@ -61,15 +102,18 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if policyPaths != "" {
-		pathsToCheck = [][]string{splitComma(policyPaths)}
+		pathsToCheck = []policyCheck{{splitComma(policyPaths), policies.Options{Strict: strict, SigmaConfig: sigmaConfig}}}
 	}
 	var diags []policies.Diagnostic
+	checked := cfgPath
 	if len(pathsToCheck) == 0 && cfgPath == "" {
+		checked = "no configuration given: the bundled default policies"
 		_, d, _ := policies.LoadDefault(policies.Options{Strict: strict})
 		diags = append(diags, d...)
 	}
-	for _, paths := range pathsToCheck {
-		diags = append(diags, policies.Validate(paths, strict)...)
+	for _, pc := range pathsToCheck {
+		_, d, _ := policies.Load(pc.paths, pc.opts)
+		diags = append(diags, d...)
 	}
 	for _, d := range diags {
 		fmt.Fprintln(stdout, d.String())
@@ -84,7 +128,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return exitError{code: 1}
 	}
-	fmt.Fprintf(stdout, "ok: %d warning(s)\n", len(diags))
+	if policyPaths != "" {
+		if cfgPath != "" {
+			checked += " with policies " + policyPaths
+		} else {
+			checked = "policies " + policyPaths
+		}
+	}
+	fmt.Fprintf(stdout, "ok: %s: %d warning(s)\n", checked, len(diags)+warnings)
 	return nil
 }
 

@@ -388,3 +388,65 @@ func TestConfigErrors(t *testing.T) {
 	}
 	_ = os.Getenv
 }
+
+// A SysFlow record schema other than v5, as an early collector registered
+// it (FileFlow.endTs as ["null","long"]), is resolved against v5; one that
+// cannot resolve is refused with an error naming the type and field.
+func TestOlderSysFlowRecordSchemaDecodes(t *testing.T) {
+	url := testenv.SchemaRegistry(t)
+	reg, err := avro.NewRegistry(avro.Config{RegistryURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v5 := sysflow.SchemaV5()
+	const endTs = `{"name":"endTs","type":"long"},{"name":"fileOID"`
+	const ts = `{"name":"ts","type":"long"},{"name":"tid","type":"long"},{"name":"opFlags","type":"int"},{"name":"openFlags"`
+	if !strings.Contains(v5, endTs) || !strings.Contains(v5, ts) {
+		t.Fatal("the v5 schema text changed: update the replacements")
+	}
+	early := strings.Replace(v5, endTs, `{"name":"endTs","type":["null","long"]},{"name":"fileOID"`, 1)
+	bad := strings.Replace(v5, ts, `{"name":"ts","type":"string"},{"name":"tid","type":"long"},{"name":"opFlags","type":"int"},{"name":"openFlags"`, 1)
+	fileflow := func(ts, endTs any) any {
+		return map[string]any{"rec": map[string]any{"sysflow.flow.FileFlow": map[string]any{
+			"procOID": map[string]any{"createTS": int64(100), "hpid": int64(7)},
+			"ts":      ts, "tid": int64(7), "opFlags": int32(1), "openFlags": int32(0), "endTs": endTs,
+			"fileOID": make([]byte, 20), "fd": int32(3),
+			"numRRecvOps": int64(0), "numWSendOps": int64(0), "numRRecvBytes": int64(0), "numWSendBytes": int64(0)}}}
+	}
+	frame := func(subject, schema string, native any) []byte {
+		t.Helper()
+		id, err := reg.Register(subject, schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codec, err := goavro.NewCodec(schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := codec.BinaryFromNative(nil, native)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(avro.AppendHeader(nil, id), body...)
+	}
+	dec := avro.NewDecoder(reg)
+	var b sysflow.Batch
+	for _, e := range []any{nil, map[string]any{"long": int64(2000)}} {
+		if err := dec.Decode(context.Background(), frame("early-value", early, fileflow(int64(1000), e)), &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(b.Records) != 2 {
+		t.Fatalf("decoded %d records, want 2", len(b.Records))
+	}
+	for i, want := range []int64{0, 2000} {
+		if ff := b.Records[i].FileFlow; ff == nil || ff.EndTS != want || ff.TS != 1000 || ff.ProcOID.Hpid != 7 || ff.FD != 3 {
+			t.Errorf("record %d: got %+v, want endTs %d", i, ff, want)
+		}
+	}
+	err = dec.Decode(context.Background(), frame("bad-value", bad, fileflow("x", int64(1))), &b)
+	var se *sysflow.SchemaError
+	if !errors.As(err, &se) || se.Type != "FileFlow" || se.Field != "ts" || !strings.Contains(err.Error(), "schema") {
+		t.Fatalf("got %v, want a schema error for FileFlow field ts", err)
+	}
+}

@@ -18,14 +18,13 @@ import (
 // each message carries. It implements the bus sources' Decoder and is safe
 // for concurrent use.
 type Decoder struct {
-	reg   *Registry
-	datum sync.Pool // *sysflow.DatumDecoder: not safe for concurrent use
-	pods  podCache
+	reg  *Registry
+	pods podCache
 }
 
 // NewDecoder returns a decoder using reg's registry.
 func NewDecoder(reg *Registry) *Decoder {
-	return &Decoder{reg: reg, datum: sync.Pool{New: func() any { return sysflow.NewDatumDecoder() }}}
+	return &Decoder{reg: reg}
 }
 
 // Decode decodes one message and appends its event (FlatEvent, Alert) or
@@ -41,16 +40,17 @@ func (d *Decoder) Decode(_ context.Context, value []byte, b *sysflow.Batch) erro
 	}
 	switch ws.name {
 	case nameRecord:
+		// Whatever SysFlow version the producer registered, resolved
+		// against the v5 reader (sysflow.CompileDatumSchema).
+		if ws.datumErr != nil {
+			return fmt.Errorf("avro: schema id %d: %w", id, ws.datumErr)
+		}
 		var rec sysflow.Record
-		if ws.text == strings.TrimSpace(recordAVSC) {
-			dd := d.datum.Get().(*sysflow.DatumDecoder)
-			err = dd.Decode(body, &rec)
-			d.datum.Put(dd)
-			if err != nil {
-				return fmt.Errorf("avro: schema id %d: %w", id, err)
-			}
-		} else {
-			return fmt.Errorf("avro: schema id %d is a SysFlow schema other than the v5 one this build forwards", id)
+		dd := ws.decoders.Get().(*sysflow.DatumDecoder)
+		err = dd.Decode(body, &rec)
+		ws.decoders.Put(dd)
+		if err != nil {
+			return fmt.Errorf("avro: schema id %d: %w", id, err)
 		}
 		b.Records = append(b.Records, rec)
 		return nil

@@ -18,7 +18,10 @@
 // A schema is registered under "<topic>-value" the first time a topic is
 // written, and ids are cached both ways. A decoder reads any message by the
 // id it carries, also one written with an older version of a schema still in
-// the registry: fields that version lacks decode as zero values.
+// the registry: fields that version lacks decode as zero values. A raw
+// record registered with any SysFlow schema version is resolved against v5
+// (sysflow.CompileDatumSchema); one that does not resolve is refused with a
+// sysflow.SchemaError naming the record type and field.
 //
 // It is not a general Avro library: goavro reads the registered writer
 // schemas; the writers here are straight-line code for our three schemas.

@@ -11,6 +11,7 @@ import (
 	"github.com/riferrei/srclient"
 
 	"github.com/sfconnector/sfconnector/internal/bus"
+	"github.com/sfconnector/sfconnector/sysflow"
 )
 
 // Config configures the registry client shared by encoders and decoders.
@@ -86,6 +87,13 @@ type writerSchema struct {
 	// The reading plan for FlatEvent and Alert schemas, or why there is none.
 	plan    []rstep
 	planErr error
+
+	// For SysFlow record schemas (any version a collector registered): the
+	// writer schema resolved against the v5 reader, or why it does not
+	// resolve, and decoders of it (not safe for concurrent use).
+	datum    *sysflow.DatumSchema
+	datumErr error
+	decoders sync.Pool // *sysflow.DatumDecoder
 }
 
 // NewRegistry returns a client for cfg.RegistryURL. It does not connect.
@@ -186,8 +194,14 @@ func (r *Registry) fetch(id int) (*writerSchema, error) {
 		name = top.Namespace + "." + name
 	}
 	ws := &writerSchema{id: id, name: name, text: s.Schema(), codec: codec}
-	if name == nameEvent || name == nameAlert {
+	switch name {
+	case nameEvent, nameAlert:
 		ws.plan, ws.planErr = compileReader(s.Schema())
+	case nameRecord:
+		ws.datum, ws.datumErr = sysflow.CompileDatumSchema(s.Schema())
+		if ws.datumErr == nil {
+			ws.decoders.New = func() any { return ws.datum.NewDecoder() }
+		}
 	}
 	return ws, nil
 }

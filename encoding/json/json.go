@@ -334,6 +334,32 @@ func appendProc(b []byte, ev *sysflow.Event) []byte {
 	return append(b, '}')
 }
 
+// appendMeta writes a rule's metadata as "meta":{"key":"value" or
+// ["values", ...]}: a list when the field is one or has several values.
+func appendMeta(b []byte, meta []sysflow.MetaField) []byte {
+	b = append(b, `,"meta":{`...)
+	for i, f := range meta {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, f.Key)
+		b = append(b, ':')
+		if len(f.Values) == 1 && !f.List {
+			b = AppendString(b, f.Values[0])
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range f.Values {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
 // appendMatches writes the alert part: "policies" with every matched rule
 // (priority numbered as the reference does, low 1 to high 3) and the
 // de-duplicated "tags" (FIELDS.md, intentional difference 5). Neither key
@@ -352,6 +378,11 @@ func appendMatches(b []byte, ev *sysflow.Event) []byte {
 			b = AppendString(b, m.Desc)
 			b = append(b, `,"priority":`...)
 			b = sysflow.AppendInt(b, int64(m.Priority)+1)
+			if len(m.Meta) > 0 {
+				// only rules with metadata (Sigma's) add the key, so
+				// Falco-style alerts keep the reference's shape
+				b = appendMeta(b, m.Meta)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')

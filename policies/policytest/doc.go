@@ -6,7 +6,9 @@
 // A test file:
 //
 //	policies: [../rules]          # files or directories, relative to this file;
-//	                              # "default" is the bundled set
+//	                              # "default" is the bundled set; Sigma rules
+//	                              # are recognised by their content
+//	sigma_config: ../sigma.yml    # optional: the Sigma field mapping (also per test)
 //	tests:
 //	  - name: reverse shell with netcat
 //	    events:                   # inline events (see NewEvent)

@@ -18,21 +18,25 @@ import (
 // File is a test file as written.
 type File struct {
 	Policies []string `yaml:"policies"`
-	Strict   bool     `yaml:"strict"`
-	Tests    []Test   `yaml:"tests"`
+	// SigmaConfig is the Sigma field mapping for the Sigma rules among the
+	// policies, relative to this file ("" means the built-in mapping).
+	SigmaConfig string `yaml:"sigma_config"`
+	Strict      bool   `yaml:"strict"`
+	Tests       []Test `yaml:"tests"`
 }
 
 // Test is one test case.
 type Test struct {
-	Name       string            `yaml:"name"`
-	Policies   []string          `yaml:"policies"`
-	Trace      string            `yaml:"trace"`
-	Events     []Values          `yaml:"events"`
-	Expect     [][]string        `yaml:"expect"`
-	Counts     map[string]uint64 `yaml:"counts"`
-	OnlyListed bool              `yaml:"only_listed"`
-	Alerted    *uint64           `yaml:"alerted"`
-	line       int
+	Name        string            `yaml:"name"`
+	Policies    []string          `yaml:"policies"`
+	SigmaConfig string            `yaml:"sigma_config"`
+	Trace       string            `yaml:"trace"`
+	Events      []Values          `yaml:"events"`
+	Expect      [][]string        `yaml:"expect"`
+	Counts      map[string]uint64 `yaml:"counts"`
+	OnlyListed  bool              `yaml:"only_listed"`
+	Alerted     *uint64           `yaml:"alerted"`
+	line        int
 }
 
 // Run runs the tests of every file, printing one line per test (PASS or
@@ -114,6 +118,9 @@ func (r *runner) file(ctx context.Context, file string) []result {
 		if len(paths) == 0 {
 			paths = f.Policies
 		}
+		if t.SigmaConfig == "" {
+			t.SigmaConfig = f.SigmaConfig
+		}
 		out = append(out, result{name: name, err: r.test(ctx, file, paths, f.Strict, t)})
 	}
 	return out
@@ -145,7 +152,7 @@ func resolve(base, p string) string {
 	return filepath.Join(filepath.Dir(base), p)
 }
 
-func (r *runner) set(file string, paths []string, strict bool) (*policies.Set, error) {
+func (r *runner) set(file string, paths []string, strict bool, sigmaConfig string) (*policies.Set, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no policies given (policies: [...] in the file or the test)")
 	}
@@ -153,13 +160,16 @@ func (r *runner) set(file string, paths []string, strict bool) (*policies.Set, e
 	for i, p := range paths {
 		resolved[i] = resolve(file, p)
 	}
-	key := fmt.Sprint(strict, resolved)
+	if sigmaConfig != "" {
+		sigmaConfig = resolve(file, sigmaConfig)
+	}
+	key := fmt.Sprint(strict, resolved, sigmaConfig)
 	if l, ok := r.sets[key]; ok {
 		return l.set, l.err
 	}
 	var set *policies.Set
 	var err error
-	opts := policies.Options{Strict: strict}
+	opts := policies.Options{Strict: strict, SigmaConfig: sigmaConfig}
 	if len(resolved) == 1 && resolved[0] == "default" {
 		set, _, err = policies.LoadDefault(opts)
 	} else {
@@ -175,7 +185,7 @@ func (r *runner) set(file string, paths []string, strict bool) (*policies.Set, e
 }
 
 func (r *runner) test(ctx context.Context, file string, paths []string, strict bool, t Test) error {
-	set, err := r.set(file, paths, strict)
+	set, err := r.set(file, paths, strict, t.SigmaConfig)
 	if err != nil {
 		return err
 	}

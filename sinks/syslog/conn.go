@@ -261,7 +261,12 @@ func (c *conn) close() {
 // receiver to close its side. A receiver closes after it has read
 // everything before our end of stream, so a clean close within the
 // timeout proves delivery of everything written on this connection.
-func (c *conn) closeGracefully(timeout time.Duration) error {
+func (c *conn) closeGracefully(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	timeout := time.Until(deadline)
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
@@ -281,8 +286,8 @@ func (c *conn) closeGracefully(timeout time.Duration) error {
 	}
 	select {
 	case <-c.dead:
-	case <-time.After(timeout):
-		return fmt.Errorf("the receiver did not close the connection within %v of our end of stream", timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("the receiver did not close the connection within %v of our end of stream", timeout.Round(time.Millisecond))
 	}
 	if errors.Is(c.deadErr, errPeerClosed) {
 		return nil

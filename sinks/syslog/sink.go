@@ -28,6 +28,9 @@ const (
 	maxBackoff     = 5 * time.Second
 	stableAfter    = time.Second
 	closeGrace     = time.Second // how long Close lets a Publish in progress finish
+	// downLogEvery: an unreachable receiver is logged at the first failed
+	// dial, then at most this often until a connection is made.
+	downLogEvery = 10 * time.Second
 )
 
 // Stats are the sink's counters since New.
@@ -59,8 +62,11 @@ type Sink struct {
 
 	ctx    context.Context // cancelled when Close begins: aborts waits and dials
 	cancel context.CancelFunc
-	kick   chan struct{} // a connection broke; capacity 1
-	wg     sync.WaitGroup
+	// abortCtx is cancelled by Abort: it also cuts short Close's drain
+	abortCtx    context.Context
+	cancelAbort context.CancelFunc
+	kick        chan struct{} // a connection broke; capacity 1
+	wg          sync.WaitGroup
 
 	mu        sync.Mutex
 	closed    bool
@@ -80,7 +86,24 @@ type Sink struct {
 	frame     []byte // scratch: the framed message
 	body      []byte // scratch: the encoded event
 
+	// down is set while the receiver cannot be reached (dials failing),
+	// for Health, which must not wait for mu (a Publish may hold it for
+	// ReconnectTimeout); nil once a connection is made.
+	down      atomic.Pointer[downState]
+	downLogAt time.Time // under mu: when down was last logged
+	downDials int       // under mu: failed dials since then
+	aborted   atomic.Bool
+	// drainHook, when set (tests only), runs when Close starts delivering
+	// what it kept, so that a test can abort a drain in progress
+	drainHook func()
+
 	sent, resent, reconnects, truncated atomic.Int64
+}
+
+// downState is why and since when the receiver is unreachable.
+type downState struct {
+	since time.Time
+	err   error
 }
 
 // New validates cfg and returns a sink. It reads the TLS files but does
@@ -108,6 +131,7 @@ func New(cfg Config) (*Sink, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.abortCtx, s.cancelAbort = context.WithCancel(context.Background())
 	if s.f.stream {
 		s.ring = newRing(cfg.Buffer)
 		s.wg.Add(1)
@@ -145,7 +169,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.aborted.Load() {
 		return ErrClosed
 	}
 	s.pushed = 0
@@ -374,7 +398,14 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 	if err != nil {
 		s.lastErr = err
 		s.backOff()
+		if ctx.Err() == nil {
+			s.noteDownLocked(err)
+		}
 		return err
+	}
+	if d := s.down.Swap(nil); d != nil {
+		s.log.Info("syslog: receiver reachable again", watermill.LogFields{"addr": s.addr,
+			"unreachable_for": time.Since(d.since).Round(time.Millisecond).String()})
 	}
 	if s.connected {
 		s.reconnects.Add(1)
@@ -401,6 +432,51 @@ func (s *Sink) connectLocked(ctx context.Context) error {
 	s.resent.Add(int64(n))
 	s.log.Info("syslog: reconnected, sent the kept messages again", watermill.LogFields{"addr": s.addr, "messages": n})
 	return nil
+}
+
+// noteDownLocked records a failed dial. The first of a series is logged
+// at once (a Publish keeps trying for ReconnectTimeout before it fails, and
+// that must not hide the problem), the next ones at most every
+// downLogEvery.
+func (s *Sink) noteDownLocked(err error) {
+	now := time.Now()
+	s.downDials++
+	d := s.down.Load()
+	if d == nil {
+		s.down.Store(&downState{since: now, err: err})
+		s.downLogAt, s.downDials = now, 0
+		s.log.Error("syslog: cannot reach the receiver; retrying", err, watermill.LogFields{"addr": s.addr, "proto": s.cfg.Proto})
+		return
+	}
+	s.down.Store(&downState{since: d.since, err: err})
+	if now.Sub(s.downLogAt) >= downLogEvery {
+		s.log.Error("syslog: receiver still unreachable", err, watermill.LogFields{"addr": s.addr, "proto": s.cfg.Proto,
+			"unreachable_for": now.Sub(d.since).Round(time.Second).String(), "failed_dials": s.downDials})
+		s.downLogAt, s.downDials = now, 0
+	}
+}
+
+// Health is nil unless the receiver is unreachable right now (the last
+// dials failed); then it says since when and why. It does not wait for a
+// Publish in progress.
+func (s *Sink) Health() error {
+	d := s.down.Load()
+	if d == nil {
+		return nil
+	}
+	return s.errorf("receiver unreachable since %s: %w", d.since.UTC().Format(time.RFC3339), d.err)
+}
+
+// Abort gives up on the receiver, for a shutdown deadline: a Publish
+// waiting for it fails at once with ErrClosed, later ones too, and Close
+// no longer waits to deliver the kept messages: it reports how many it had.
+func (s *Sink) Abort() {
+	s.aborted.Store(true)
+	s.cancel()
+	s.cancelAbort()
+	if c := s.active.Load(); c != nil {
+		_ = c.raw.SetWriteDeadline(time.Now())
+	}
 }
 
 func (s *Sink) backOff() {
@@ -605,8 +681,17 @@ func (s *Sink) Close() error {
 }
 
 func (s *Sink) drainLocked() error {
+	if s.aborted.Load() {
+		if n := s.ring.len(); n > 0 {
+			return s.errorf("aborted with %d messages not proven delivered: %w", n, s.cause())
+		}
+		return nil
+	}
+	if s.drainHook != nil {
+		s.drainHook()
+	}
 	deadline := time.Now().Add(s.cfg.WriteTimeout)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, cancel := context.WithDeadline(s.abortCtx, deadline)
 	defer cancel()
 	sleep := func(d time.Duration) {
 		select {
@@ -614,13 +699,13 @@ func (s *Sink) drainLocked() error {
 		case <-time.After(d):
 		}
 	}
-	for time.Now().Before(deadline) {
+	for ctx.Err() == nil {
 		if s.conn != nil && s.conn.isDead() {
 			s.failLocked(nil)
 		}
 		if s.ring.len() == 0 {
 			if s.conn != nil {
-				_ = s.conn.closeGracefully(time.Until(deadline)) // nothing left to prove
+				_ = s.conn.closeGracefully(ctx) // nothing left to prove
 			}
 			return nil
 		}
@@ -649,7 +734,7 @@ func (s *Sink) drainLocked() error {
 			}
 			continue
 		}
-		if err := s.conn.closeGracefully(time.Until(deadline)); err != nil {
+		if err := s.conn.closeGracefully(ctx); err != nil {
 			s.failLocked(err)
 			continue
 		}
@@ -660,6 +745,9 @@ func (s *Sink) drainLocked() error {
 			s.ring.popFront()
 		}
 		return nil
+	}
+	if s.aborted.Load() {
+		return s.errorf("aborted with %d messages not proven delivered: %w", s.ring.len(), s.cause())
 	}
 	return s.errorf("closed with %d messages not proven delivered: %w", s.ring.len(), s.cause())
 }

@@ -98,8 +98,8 @@ func (s *Source) Subscribe(ctx context.Context, _ string) (<-chan *message.Messa
 // an error, or Close).
 func (s *Source) Done() <-chan struct{} { return s.done }
 
-// Err returns the errors met while reading (damaged files). Records before
-// the damage were delivered.
+// Err returns the errors met while reading (damaged files, files whose
+// writer schema does not resolve). Records before the damage were delivered.
 func (s *Source) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,14 +232,23 @@ func (s *Source) reportUnreadable(unreadable []*ReadError, seen map[string]bool)
 	}
 }
 
-// report logs a file that was skipped, as damaged or as unreadable, and
-// records it for Err (the run then ends with an error).
+// report logs a file that was skipped, as damaged, as written with a schema
+// that does not resolve, or as unreadable, and records it for Err (the run
+// then ends with an error).
 func (s *Source) report(path string, err error) {
 	var re *ReadError
 	var pe *fs.PathError
 	var de *sysflow.DecodeError
+	var se *sysflow.SchemaError
 	switch {
 	case errors.As(err, &re):
+	case errors.As(err, &se):
+		// sound, but not readable as SysFlow v5: saying "damaged" would
+		// send the user looking for corruption that is not there
+		s.cfg.Logger.Error("trace file schema cannot be read, skipped", "file", path,
+			"type", se.Type, "field", se.Field, "error", err)
+		s.setErr(err)
+		return
 	case errors.As(err, &pe) || !errors.As(err, &de):
 		// the operating system refused to open or read it
 		re = &ReadError{Path: path, Err: err}

@@ -1,9 +1,11 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/linkedin/goavro/v2"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 	"github.com/sfconnector/sfconnector/testenv/shared"
@@ -207,5 +210,95 @@ func TestUnreadableEntryReported(t *testing.T) {
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Err = %v does not wrap the cause", err)
+	}
+}
+
+// writeGoavroTrace writes FileFlow records with goavro under schema, endTs
+// given by endTs (goavro native form), one record per value.
+func writeGoavroTrace(t *testing.T, path, schema string, endTs ...any) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := goavro.NewOCFWriter(goavro.OCFConfig{W: &buf, Schema: schema, CompressionName: "deflate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range endTs {
+		ff := map[string]any{"procOID": map[string]any{"createTS": int64(100), "hpid": int64(7)},
+			"ts": int64(1000 + i), "tid": int64(7), "opFlags": int32(1), "openFlags": int32(0), "endTs": e,
+			"fileOID": make([]byte, 20), "fd": int32(3),
+			"numRRecvOps": int64(0), "numWSendOps": int64(0), "numRRecvBytes": int64(0), "numWSendBytes": int64(0)}
+		if strings.Contains(schema, `{"name":"ts","type":"string"}`) {
+			ff["ts"] = "not a number"
+		}
+		if err := w.Append([]any{map[string]any{"rec": map[string]any{"sysflow.flow.FileFlow": ff}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An early collector's file (FileFlow.endTs written as ["null","long"]) is
+// read; a file whose schema cannot resolve is reported as a schema problem
+// naming the type and field, not as damaged, and does not stop the others.
+func TestWriterSchemaResolution(t *testing.T) {
+	v5 := sysflow.SchemaV5()
+	const endTs = `{"name":"endTs","type":"long"},{"name":"fileOID"`
+	const ts = `{"name":"ts","type":"long"},{"name":"tid","type":"long"},{"name":"opFlags","type":"int"},{"name":"openFlags"`
+	if !strings.Contains(v5, endTs) || !strings.Contains(v5, ts) {
+		t.Fatal("the v5 schema text changed: update the replacements")
+	}
+	early := strings.Replace(v5, endTs, `{"name":"endTs","type":["null","long"]},{"name":"fileOID"`, 1)
+	bad := strings.Replace(v5, ts, `{"name":"ts","type":"string"},{"name":"tid","type":"long"},{"name":"opFlags","type":"int"},{"name":"openFlags"`, 1)
+	dir := t.TempDir()
+	writeGoavroTrace(t, filepath.Join(dir, "a-early.sf"), early, nil, map[string]any{"long": int64(2000)}, nil)
+	writeGoavroTrace(t, filepath.Join(dir, "b-bad-schema.sf"), bad, int64(5))
+
+	var logs bytes.Buffer
+	src, err := New(Config{Paths: []string{dir}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := src.Subscribe(context.Background(), "")
+	var recs []sysflow.Record
+	timeout := time.After(60 * time.Second)
+	for done := false; !done; {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				done = true
+				break
+			}
+			recs = append(recs, sysflow.BatchOf(m).Records...)
+			m.Ack()
+		case <-timeout:
+			t.Fatal("source did not finish")
+		}
+	}
+	if len(recs) != 3 {
+		t.Fatalf("read %d records, want the early file's 3", len(recs))
+	}
+	for i, want := range []int64{0, 2000, 0} {
+		if ff := recs[i].FileFlow; ff == nil || ff.EndTS != want || ff.TS != int64(1000+i) {
+			t.Errorf("record %d: got %+v, want endTs %d ts %d", i, ff, want, 1000+i)
+		}
+	}
+	err = src.Err()
+	var se *sysflow.SchemaError
+	if !errors.As(err, &se) || se.Type != "FileFlow" || se.Field != "ts" {
+		t.Fatalf("Err = %v, want a SchemaError for FileFlow field ts", err)
+	}
+	for _, want := range []string{"b-bad-schema.sf", "schema", "FileFlow", "field ts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Err %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "a-early.sf") {
+		t.Errorf("Err names the readable file: %v", err)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "schema") || !strings.Contains(log, "b-bad-schema.sf") || strings.Contains(log, "damaged") {
+		t.Errorf("log does not report a schema problem, or says damaged:\n%s", log)
 	}
 }

@@ -93,3 +93,24 @@ func BenchmarkReference79Enrich(b *testing.B) {
 	}
 	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeEnrich, runtime.GOMAXPROCS(0)) })
 }
+
+// BenchmarkSigmaShippedAlert runs the SigmaHQ Linux rules the reference
+// ships (49 of 51 load; two use a field its mapping lacks), compiled with
+// its field mapping, over every trace; run with -cpu 1,2 to compare with
+// BenchmarkReference79Alert and BenchmarkDefaultAlert.
+func BenchmarkSigmaShippedAlert(b *testing.B) {
+	dir := shared.Path(b, "policies", "sf-processor", "sigma")
+	opts := policies.Options{SigmaConfig: dir + "/config/sysflow.yml"}
+	set, _, err := policies.Load([]string{dir + "/rules"}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeAlert, runtime.GOMAXPROCS(0)) })
+	// Both languages in one set: the reference's Falco-style policies and
+	// the Sigma rules.
+	both, _, err := policies.Load([]string{dir + "/rules", shared.Path(b, "policies", "sf-processor", "runtimeintegrity")}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("with-reference-falco/workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, both, ModeAlert, runtime.GOMAXPROCS(0)) })
+}

@@ -275,7 +275,7 @@ func (t *Transform) run(ctx context.Context, a *active, events []*sysflow.Event,
 		ev.Matches = ev.Matches[:0]
 		ev.Tags = ev.Tags[:0]
 		e.MatchRules(ev, func(r *policies.Rule) {
-			ev.Matches = append(ev.Matches, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.FormatOutput(ev)})
+			ev.Matches = append(ev.Matches, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.FormatOutput(ev), Meta: r.Meta})
 			ev.Tags = mergeTags(ev.Tags, r.Tags)
 			a.matches[r.Index()].Add(1)
 		})
