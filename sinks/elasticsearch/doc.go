@@ -30,7 +30,8 @@
 // refused for good (400 mapping errors, 404 index closed or missing with
 // auto-creation off, ...) go to the dead-letter sink, one message per item
 // with the server's error type and reason; without a dead-letter sink
-// Publish fails naming them, and the batch is redelivered.
+// Publish fails naming them, and the batch is redelivered. Abort (the
+// pipeline's shutdown deadline) ends back-off waits and requests in flight.
 //
 // es.bulk.flushBuffer bounds the bytes of one bulk request and
 // es.bulk.numWorkers the requests in flight; a Publish flushes at its end,

@@ -21,8 +21,8 @@ import (
 	"github.com/sfconnector/sfconnector/sysflow"
 )
 
-// ErrClosed is returned by Publish after Close.
-var ErrClosed = errors.New("elasticsearch sink: closed")
+// ErrClosed is returned by Publish after Close or Abort.
+var ErrClosed = errors.New("elasticsearch sink: closed or aborted")
 
 // maxBackoff caps the delay between two rounds of re-sending items.
 const maxBackoff = 5 * time.Second
@@ -192,7 +192,7 @@ func (s *Sink) prepare(msgs []*message.Message) ([]item, error) {
 // refused for good, re-sending the others with back-off.
 func (s *Sink) deliver(all []*item) error {
 	todo := all
-	delay := s.cfg.RetryInitial
+	delay := min(s.cfg.RetryInitial, maxBackoff)
 	for attempt := 0; ; attempt++ {
 		if err := s.round(todo); err != nil {
 			return err
@@ -326,6 +326,12 @@ func (s *Sink) deadLetter(items []*item) error {
 	s.cfg.Logger.Error("elasticsearch sink: documents refused, sent to the dead-letter sink", "documents", len(rejected), "reason", rejected[0].reason)
 	return nil
 }
+
+// Abort gives up on what is in flight (the pipeline's shutdown deadline
+// passed): back-off waits and bulk requests in progress end, and Publish
+// returns ErrClosed; the pipeline accounts for the batch. Documents the
+// server wrote before the abort answer 409 when the batch comes again.
+func (s *Sink) Abort() { s.cancel() }
 
 // Close stops the indexer. A Publish in progress ends with ErrClosed.
 func (s *Sink) Close() error {

@@ -332,6 +332,34 @@ func TestGivesUpAfterMaxRetries(t *testing.T) {
 	}
 }
 
+// Abort (the pipeline's shutdown deadline) ends a Publish waiting out its
+// back-off against a server that refuses everything.
+func TestAbortEndsBackoff(t *testing.T) {
+	evs := someEvents(t)[:10]
+	srv := esbulk.Start(t)
+	srv.RejectRequests(1 << 30)
+	s := newSink(t, es.Config{Addresses: []string{srv.URL()}, MaxRetries: 1000, RetryInitial: 5 * time.Second})
+	done := make(chan error, 1)
+	go func() {
+		m := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: "test", Events: evs})
+		done <- s.Publish("es", m)
+	}()
+	select {
+	case <-srv.Requested():
+	case <-time.After(time.Minute):
+		t.Fatal("no request within a minute")
+	}
+	s.Abort()
+	select {
+	case err := <-done:
+		if !errors.Is(err, es.ErrClosed) {
+			t.Fatalf("Publish after Abort: %v, want ErrClosed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Publish still retrying a minute after Abort (1000 rounds of 5s back-off were left)")
+	}
+}
+
 func TestTLSAndCredentials(t *testing.T) {
 	evs := someEvents(t)[:5]
 	srv := esbulk.Start(t, esbulk.WithTLS())

@@ -72,6 +72,7 @@ type Server struct {
 	dropAfterApply int // the nth bulk request from now is applied, unanswered, and the server restarts
 	restarts       int
 	mappingError   func(doc map[string]any) string
+	requested      chan struct{} // one value per bulk request, dropped when full
 }
 
 // Option configures a Server.
@@ -85,7 +86,7 @@ func WithTLS() Option { return func(s *Server) { s.tlsCfg, s.caPEM = selfSigned(
 // the test.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{t: t, docs: map[string]map[string][]byte{}}
+	s := &Server{t: t, docs: map[string]map[string][]byte{}, requested: make(chan struct{}, 1<<16)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -194,6 +195,10 @@ func (s *Server) Received() []Received {
 // Requests is the number of bulk requests read.
 func (s *Server) Requests() int { s.mu.Lock(); defer s.mu.Unlock(); return s.requests }
 
+// Requested receives a value for each bulk request read (up to 65536
+// unreceived), for tests that wait for a request instead of sleeping.
+func (s *Server) Requested() <-chan struct{} { return s.requested }
+
 // Restarts is the number of restarts.
 func (s *Server) Restarts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.restarts }
 
@@ -228,6 +233,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests++
+	select {
+	case s.requested <- struct{}{}:
+	default:
+	}
 	s.auth = append(s.auth, r.Header.Get("Authorization"))
 	if s.rejectRequests > 0 {
 		s.rejectRequests--
