@@ -140,7 +140,9 @@ func (s *Sink) Stats() Stats {
 func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	// after an abort, callbacks of the cut-short round may still write to
+	// the items that prepare would reuse
+	if s.closed || s.ctx.Err() != nil {
 		return ErrClosed
 	}
 	items, err := s.prepare(msgs)
