@@ -3,6 +3,7 @@ package connector_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -290,5 +291,62 @@ func TestElasticsearchReferencePipeline(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "es.password is written in the configuration") || strings.Contains(logs.String(), password) {
 		t.Fatalf("warning: %s", logs.String())
+	}
+}
+
+// The environment forms: EXPORTER_ES_INDEX (the <PLUGIN>_<KEY> override)
+// replaces es.index, and SFCONNECTOR_ES_PASSWORD gives the basic-auth
+// password, which then reaches the server and nothing warns about.
+func TestElasticsearchFromEnvironment(t *testing.T) {
+	srv := esbulk.Start(t)
+	t.Setenv("SFCONNECTOR_ES_PASSWORD", "from-env")
+	text := `pipeline:
+  - processor: sysflowreader
+    handler: flattener
+    in: sysflow sysflowchan
+    out: flat flattenerchan
+  - processor: exporter
+    in: flat flattenerchan
+    export: es
+    es.addresses: ` + srv.URL() + `
+    es.index: not-this-one
+    es.username: sysflow
+`
+	cfg, err := config.Parse("es.yaml", []byte(text), func(k string) (string, bool) {
+		if k == "EXPORTER_ES_INDEX" {
+			return "env-%Y", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	built, err := connector.Build(context.Background(), cfg, connector.Options{Inputs: []string{shared.Path(t, "traces", "httpd.sf")}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := built.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	docs := srv.Docs()
+	if len(docs) == 0 {
+		t.Fatal("nothing indexed")
+	}
+	for index := range docs {
+		if !strings.HasPrefix(index, "env-") {
+			t.Errorf("index %q: EXPORTER_ES_INDEX not applied", index)
+		}
+	}
+	for _, a := range srv.Auth() {
+		if a != "Basic "+base64.StdEncoding.EncodeToString([]byte("sysflow:from-env")) {
+			t.Fatalf("Authorization %q", a)
+		}
+	}
+	if strings.Contains(logs.String(), "es.password") || strings.Contains(logs.String(), "from-env") {
+		t.Fatalf("logs: %s", logs.String())
 	}
 }
