@@ -226,7 +226,7 @@ func TestReferencePipelinesLoad(t *testing.T) {
 
 func TestCheckKeyNames(t *testing.T) {
 	js := `{"pipeline":[{"processor":"sysflowreader","out":"a","filter.enabled":"on|off"},
-	 {"processor":"exporter","in":"a","export":"a|b","syslog.hots":"x","es.bulk.x":"y"}]}`
+	 {"processor":"exporter","in":"a","export":"a|b","syslog.hots":"x","findings.x":"y"}]}`
 	c, err := Parse("p.json", []byte(js), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestCheckKeyNames(t *testing.T) {
 		t.Fatalf("err = %v, want syslog.hots named with a suggestion", err)
 	}
 	if strings.Count(err.Error(), "unknown key") != 1 {
-		t.Errorf("err = %v: only syslog.hots is unknown (es.* is declared)", err)
+		t.Errorf("err = %v: only syslog.hots is unknown (findings.* is declared)", err)
 	}
 }
 

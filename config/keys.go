@@ -21,7 +21,7 @@ type KeySpec struct {
 
 // Specs lists every key a plugin accepts. docs/configuration.md is checked
 // against it by a test, and env overrides are looked up for each.
-var Specs = append(baseSpecs, busSpecs()...)
+var Specs = append(append(baseSpecs, busSpecs()...), esSpecs()...)
 
 var baseSpecs = []KeySpec{
 	// source drivers
@@ -55,9 +55,9 @@ var baseSpecs = []KeySpec{
 	{Kind: KindPolicy, Key: "compat", Default: "none", Doc: "sf-processor: evaluate as sf-processor 0.7.0 does (macros and lists resolved within their own file, every rule of a repeated name evaluated, a process outside any container typed DOCKER), to compare alerts side by side; none: sfconnector's semantics (docs/migrating.md)"},
 
 	// exporter
-	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats or null"},
+	{Kind: KindExporter, Key: "export", Default: "terminal", Doc: "terminal, file, syslog, kafka, nats, es (Elasticsearch) or null"},
 	{Kind: KindExporter, Key: "type", Default: "telemetry", Doc: "telemetry: one record per line; alert: buffered records grouped by node and container"},
-	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro or otel (OTLP log records; kafka, nats)"},
+	{Kind: KindExporter, Key: "format", Default: "json", Doc: "json, ecs, text (terminal), avro or otel (OTLP log records; kafka, nats); es writes ecs"},
 	{Kind: KindExporter, Key: "flat", Default: "false", Doc: "true: one flat object keyed by policy field names"},
 	{Kind: KindExporter, Key: "buffer", Default: "0", Doc: "accepted for sf-processor compatibility: records are already written in batches (a trace block, or up to batch.size socket records), each acknowledged only once written"},
 	{Kind: KindExporter, Key: "file.path", Default: "./export.out", Aliases: []string{"path"}, Doc: "output file; appended to, never truncated"},
@@ -88,7 +88,6 @@ var baseSpecs = []KeySpec{
 	{Kind: KindExporter, Key: "syslog.reconnect_timeout", Default: "30s", Doc: "how long one write keeps trying an unreachable receiver before it fails (then retried or dead-lettered)"},
 	{Kind: KindExporter, Key: "vault.secrets", Default: "false", Doc: "accepted for sf-processor compatibility and ignored: credentials come from the *_file keys or SFCONNECTOR_* environment variables"},
 	{Kind: KindExporter, Key: "vault.path", Default: "/run/secrets", Doc: "accepted for sf-processor compatibility and ignored (see vault.secrets)"},
-	{Kind: KindExporter, Key: "es.*", Doc: "sf-processor's Elasticsearch exporter keys (es.addresses, es.index, ...): accepted so its pipeline.json loads; the es export is not supported"},
 	{Kind: KindExporter, Key: "findings.*", Doc: "sf-processor's IBM Findings exporter keys (findings.url, findings.apikey, ...): accepted so its pipeline.json loads; the findings export is not supported"},
 
 	// dead letters
@@ -397,7 +396,7 @@ func (k *Keys) Err() error {
 
 // OtherExports marks as read every key set on an exporter that belongs to
 // another export type than export (syslog.host on a file exporter, or
-// sf-processor's es.* and findings.* keys) and returns them, sorted: the
+// sf-processor's findings.* keys) and returns them, sorted: the
 // reference's pipeline.json template sets the keys of every export type at
 // once, and sf-processor accepts them whatever "export" says.
 func (k *Keys) OtherExports(export string) []string {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/sfconnector/sfconnector/config"
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/sinks/file"
@@ -42,6 +44,10 @@ type Options struct {
 	// DryRun checks every key and builds nothing with side effects: no file
 	// is opened, no socket bound, no connection made (sfconnector validate).
 	DryRun bool
+
+	// deadLetter is the settings' dead-letter sink, for sinks that refuse
+	// single records themselves (Elasticsearch's per-item errors).
+	deadLetter message.Publisher
 }
 
 // Built is an assembled pipeline with the parts a caller may want to watch.
@@ -78,6 +84,7 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 			errs = append(errs, err)
 		}
 		settings.DeadLetter = dl
+		opts.deadLetter = dl
 		if err := k.Err(); err != nil {
 			errs = append(errs, err)
 		}
@@ -159,6 +166,11 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 	p := New(src, root, flatCfg, settings)
 	if err := p.metrics.Registry.Register(newStatsCollector(policies, src)); err != nil {
 		opts.Logger.Warn("metrics: component counters not registered", "error", err)
+	}
+	if c := newESCollector(p.sinks); c != nil {
+		if err := p.metrics.Registry.Register(c); err != nil {
+			opts.Logger.Warn("metrics: elasticsearch counters not registered", "error", err)
+		}
 	}
 	return &Built{Pipeline: p, Source: src, Policies: policies}, nil
 }
@@ -249,9 +261,12 @@ func buildSource(cfg *config.Config, opts Options, settings Settings) (Source, e
 
 func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error) {
 	k := n.Keys()
-	export := k.Enum("export", "terminal", "file", "syslog", "kafka", "nats", "null")
+	export := k.Enum("export", "terminal", "file", "syslog", "kafka", "nats", "es", "null")
 	grouped := k.Enum("type", "telemetry", "alert") == "alert"
 	format := k.Enum("format", "json", "ecs", "text", "avro", "otel")
+	if _, set := k.Lookup("format"); export == "es" && !set {
+		format = "ecs" // Elasticsearch gets ECS documents, as from the reference
+	}
 	flat := k.Bool("flat")
 	k.Int("buffer")
 	// read as text: the reference takes only "true" as true and any other
@@ -305,6 +320,11 @@ func buildSink(ctx context.Context, n *config.Node, opts Options) (*Sink, error)
 		s = &Sink{Name: "file:" + c.Path, Pub: pub}
 	case "null":
 		s = &Sink{Name: "null", Pub: null.New()}
+	case "es":
+		if format != "ecs" {
+			return nil, fmt.Errorf("%s: key \"format\": the es exporter writes ecs documents", n.Where)
+		}
+		return buildESSink(n, k, enc, opts)
 	case "syslog":
 		if busOnly || format == "text" {
 			return nil, fmt.Errorf("%s: key \"format\": syslog bodies are json or ecs", n.Where)

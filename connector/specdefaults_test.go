@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sfconnector/sfconnector/config"
+	"github.com/sfconnector/sfconnector/sinks/elasticsearch"
 	filesink "github.com/sfconnector/sfconnector/sinks/file"
 	kafkasink "github.com/sfconnector/sfconnector/sinks/kafka"
 	natssink "github.com/sfconnector/sfconnector/sinks/nats"
@@ -37,6 +38,7 @@ func componentDefaults() map[string]any {
 	sys := syslog.Config{}.WithDefaults()
 	ksink := kafkasink.Config{}.WithDefaults()
 	nsink := natssink.Config{}.WithDefaults()
+	es := elasticsearch.Config{}.WithDefaults()
 	var settings Settings
 	settings.setDefaults()
 	return map[string]any{
@@ -112,6 +114,14 @@ func componentDefaults() map[string]any {
 		"settings shutdown.timeout":  settings.ShutdownTimeout,
 		"settings retry.failfast":    settings.FailFast,
 
+		"exporter es.index":             es.Index,
+		"exporter es.tls.insecure":      es.TLS.InsecureSkipVerify,
+		"exporter es.bulk.numworkers":   es.NumWorkers,
+		"exporter es.bulk.flushbuffer":  es.FlushBytes,
+		"exporter es.bulk.flushtimeout": es.FlushInterval,
+		"exporter es.timeout":           es.Timeout,
+		"exporter es.retry.initial":     es.RetryInitial,
+
 		// the otelkafka driver is the Kafka source with format otel
 		"otelkafka start":         ksrc.StartOffset,
 		"otelkafka inflight":      ksrc.MaxInFlight,
@@ -162,6 +172,8 @@ var connectorOnly = map[string]string{
 	"settings retry.max":      "0 is a valid Settings value (no retries): the pipeline cannot tell it from unset",
 	"settings log.level":      "read by the command (its -log flag's default)",
 	"settings log.format":     "read by the command (its -log-format flag's default)",
+	"exporter es.addresses":   "the Elasticsearch sink requires addresses; the default is the connector's",
+	"exporter es.retry.max":   "0 is a valid value (no re-sending within a batch): the sink cannot tell it from unset",
 	"exporter kafka.encoding": "read by readBusEncoding; the sinks get an encoder, not this key",
 	"exporter nats.encoding":  "read by readBusEncoding; the sinks get an encoder, not this key",
 }

@@ -293,7 +293,7 @@ func TestConfigurationReference(t *testing.T) {
 				// overrides of its own export type, so the check's exporter
 				// is of the type the key belongs to
 				doc := pipeline
-				for _, typ := range []string{"file", "syslog", "kafka", "nats"} {
+				for _, typ := range []string{"file", "syslog", "kafka", "nats", "es"} {
 					if kind == config.KindExporter && strings.HasPrefix(key, typ+".") {
 						doc = strings.Replace(pipeline, "{processor: exporter, in: c}", "{processor: exporter, in: c, export: "+typ+"}", 1)
 					}

@@ -17,7 +17,6 @@ import (
 // until then if an entry no longer matches anything, so the list cannot
 // outlive what it excuses.
 var notYetSupported = []struct{ what, msg string }{
-	{"export: es (Elasticsearch)", `(exporter): key "export": invalid value "es": want one of`},
 }
 
 // A missing policy path: the reference's pipelines name where its image
