@@ -16,8 +16,7 @@ import (
 // other work adds. When one lands, delete its lines here; the test fails
 // until then if an entry no longer matches anything, so the list cannot
 // outlive what it excuses.
-var notYetSupported = []struct{ what, msg string }{
-}
+var notYetSupported = []struct{ what, msg string }{}
 
 // A missing policy path: the reference's pipelines name where its image
 // installs the policies (/etc/sysflow/policies/...), absent here.
