@@ -24,10 +24,9 @@ type cnode struct {
 	val  bool // cConst
 	leaf int32
 	kids []*cnode
-	// Set in evaluation plans only (plan.go): the node's memo slot plus one
-	// (0: not memoised) and its estimated cost.
+	// slot, in evaluation plans only (plan.go), is the node's memo slot
+	// plus one; 0: not memoised.
 	slot int32
-	cost int32
 }
 
 type cop uint8
@@ -99,9 +98,8 @@ type leaf struct {
 	// The record kinds on which the leaf can be true, and false.
 	canTrue, canFalse kindMask
 	// opflags, for an sf.opflags bit test, holds the bits it tests per
-	// record kind; cost estimates the evaluation (leafCost).
+	// record kind.
 	opflags *[32]int32
-	cost    int32
 }
 
 // opnd is a resolved operand: a field, or a literal string.
@@ -463,7 +461,6 @@ func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd
 		return constNode(eval(l.scratch(&sysflow.Event{})))
 	}
 	lf := &leaf{key: key, eval: eval, opflags: l.opflagsMasks}
-	lf.cost = leafCost(op, lhs, rhs, lf.opflags != nil)
 	if lhs.field != nil {
 		lf.fields = append(lf.fields, lhs.field)
 	}
