@@ -24,6 +24,9 @@ type cnode struct {
 	val  bool // cConst
 	leaf int32
 	kids []*cnode
+	// slot, in evaluation plans only (plan.go), is the node's memo slot
+	// plus one; 0: not memoised.
+	slot int32
 }
 
 type cop uint8
@@ -94,6 +97,9 @@ type leaf struct {
 	eval   func(p *Evaluator) bool
 	// The record kinds on which the leaf can be true, and false.
 	canTrue, canFalse kindMask
+	// opflags, for an sf.opflags bit test, holds the bits it tests per
+	// record kind.
+	opflags *[32]int32
 }
 
 // opnd is a resolved operand: a field, or a literal string.
@@ -454,7 +460,7 @@ func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd
 		// Literals only: the value is known now.
 		return constNode(eval(l.scratch(&sysflow.Event{})))
 	}
-	lf := &leaf{key: key, eval: eval}
+	lf := &leaf{key: key, eval: eval, opflags: l.opflagsMasks}
 	if lhs.field != nil {
 		lf.fields = append(lf.fields, lhs.field)
 	}
@@ -581,7 +587,7 @@ func canonicalInt(s string) (int64, bool) {
 // makeEval builds the evaluation of a comparison. A nil function with a nil
 // error means the comparison can never hold (l.neverReason says why).
 func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluator) bool, error) {
-	l.neverReason = ""
+	l.neverReason, l.opflagsMasks = "", nil
 	rhsField := false
 	for _, r := range rhs {
 		if r.field != nil {
@@ -673,6 +679,7 @@ func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluato
 					}
 				}
 			}
+			l.opflagsMasks = &masks
 			return func(p *Evaluator) bool { return p.ev.OpFlags&masks[p.ev.Kind&31] != 0 }, nil
 		}
 		t, err := stringTest(op, vals)

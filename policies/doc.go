@@ -79,6 +79,15 @@
 // kind never carries: file fields outside file events and flows, network
 // fields outside network flows and events, see ConstantFor).
 //
+// What the Evaluator walks per kind is not the rule's own tree but its
+// evaluation plan (plan.go): the tree with the comparisons the kind
+// settles folded to constants, equal subtrees of all the rules of the kind
+// merged into one node, and each node that several rules reach evaluated
+// once per event and remembered, as comparisons are; an sf.opflags test
+// the rule requires is made by the rule loop, one AND, before any walk.
+// Options.NoMemo walks the rules' own trees instead; a test requires the
+// same matches both ways on every trace.
+//
 // # Diagnostics
 //
 // Every problem is a Diagnostic with file, line and column, the item

@@ -70,6 +70,15 @@ type Options struct {
 	// (see Evaluator). Results are the same; it is slower and exists for
 	// measurement.
 	GovaluateOnly bool
+	// NoMemo walks each rule's own compiled tree, as written, instead of
+	// the evaluation plan (plan.go): a macro shared by several rules is
+	// then evaluated once per rule instead of once per event, comparisons
+	// the record type settles are still made, and terms keep their
+	// written order. Results are the same; it is slower and exists for
+	// measurement and for the test that both agree.
+	NoMemo bool
+	// noSubtreeMemo builds the plan without memo slots (for the tests).
+	noSubtreeMemo bool
 	// SigmaConfig is the Sigma field-mapping file (the policyengine's
 	// config key) used to compile Sigma rules; "" means the built-in
 	// mapping. Sigma rules are recognised by their content (a mapping with
@@ -445,8 +454,11 @@ type loader struct {
 	leafIndex   map[string]int32
 	probe       *Evaluator
 	neverReason string
-	listSlots   map[string]int
-	sigma       *sigmaMapping // read when the first Sigma rule compiles
+	// opflagsMasks is set by makeEval when it compiles an sf.opflags bit
+	// test: the bits per record kind.
+	opflagsMasks *[32]int32
+	listSlots    map[string]int
+	sigma        *sigmaMapping // read when the first Sigma rule compiles
 }
 
 // itemKeys are the keys allowed on each kind of item. Keys Falco knows but

@@ -56,8 +56,14 @@ type Set struct {
 	files      []string
 	diags      []Diagnostic
 	pool       sync.Pool
+	// What the evaluator tries per record kind, in rule order (plan.go),
+	// and the number of memo slots of shared subtrees it needs.
+	checks     [32][]check
+	dropChecks [32][]check
+	slots      int
 
 	govaluateOnly bool
+	noSubtreeMemo bool // plan without memo slots, for the tests
 }
 
 // Rules returns the enabled rules in definition order.
@@ -95,13 +101,14 @@ type Evaluator struct {
 	list2 []string
 	buf   []byte
 	memo  []uint32 // per leaf: gen<<1 | result, valid when the gen matches
+	nodes []uint32 // per shared plan subtree (cnode.slot-1), the same way
 	gen   uint32
 	lists []listCache // list field values of the current event, by slot
 }
 
 // NewEvaluator returns an evaluator for the set.
 func (s *Set) NewEvaluator() *Evaluator {
-	return &Evaluator{set: s, memo: make([]uint32, len(s.leaves)), list: make([]string, 0, 16), list2: make([]string, 0, 16), buf: make([]byte, 0, 256)}
+	return &Evaluator{set: s, memo: make([]uint32, len(s.leaves)), nodes: make([]uint32, s.slots), list: make([]string, 0, 16), list2: make([]string, 0, 16), buf: make([]byte, 0, 256)}
 }
 
 func (s *Set) getEvaluator() *Evaluator {
@@ -156,8 +163,25 @@ func (e *Evaluator) leaf(i int) bool {
 }
 
 // node evaluates a compiled condition directly over the memoised
-// comparisons.
+// comparisons. A plan node with a slot (a subtree several rules share) is
+// evaluated once per event, like a comparison.
 func (e *Evaluator) node(n *cnode) bool {
+	if n.slot != 0 {
+		if m := e.nodes[n.slot-1]; m>>1 == e.gen {
+			return m&1 == 1
+		}
+		v := e.walk(n)
+		m := e.gen << 1
+		if v {
+			m |= 1
+		}
+		e.nodes[n.slot-1] = m
+		return v
+	}
+	return e.walk(n)
+}
+
+func (e *Evaluator) walk(n *cnode) bool {
 	switch n.op {
 	case cLeaf:
 		return e.leaf(int(n.leaf))
@@ -187,6 +211,7 @@ func (e *Evaluator) begin(ev *sysflow.Event) {
 	e.gen++
 	if e.gen >= 1<<31 { // the generation would overflow the memo encoding
 		clear(e.memo)
+		clear(e.nodes)
 		e.gen = 1
 	}
 }
@@ -198,19 +223,29 @@ func (e *Evaluator) begin(ev *sysflow.Event) {
 // evaluation (interfaces, a pooled wrapper per call) costs several times
 // more. Both read the same comparisons through the same tree, so they
 // agree (TestPrecheckAgreesWithGovaluate checks it on every trace).
-func (e *Evaluator) holds(r *Rule) bool {
-	if !e.set.govaluateOnly && !e.node(r.root) {
+func (e *Evaluator) holds(c *check) bool {
+	if !e.set.govaluateOnly && !e.node(c.root) {
 		return false
 	}
-	v, err := r.expr.Eval(e)
+	v, err := c.rule.expr.Eval(e)
 	return err == nil && v == true
+}
+
+// try reports whether the check's rule matches the current event: its
+// op flags test first (one AND, no call), then holds.
+func (e *Evaluator) try(c *check) bool {
+	if c.need != 0 && e.ev.OpFlags&c.need == 0 {
+		return false
+	}
+	return e.holds(c)
 }
 
 // Match appends to dst every rule matching ev, in rule order.
 func (e *Evaluator) Match(ev *sysflow.Event, dst []sysflow.Match) []sysflow.Match {
 	e.begin(ev)
-	for _, r := range e.set.byKind[ev.Kind&31] {
-		if e.holds(r) {
+	checks := e.set.checks[ev.Kind&31]
+	for i := range checks {
+		if r := checks[i].rule; e.try(&checks[i]) {
 			dst = append(dst, sysflow.Match{Rule: r.Name, Desc: r.Desc, Priority: r.Priority, Tags: r.Tags, Output: r.render(ev), Meta: r.Meta})
 		}
 	}
@@ -222,9 +257,10 @@ func (e *Evaluator) Match(ev *sysflow.Event, dst []sysflow.Match) []sysflow.Matc
 // building Match values.
 func (e *Evaluator) MatchRules(ev *sysflow.Event, fn func(*Rule)) {
 	e.begin(ev)
-	for _, r := range e.set.byKind[ev.Kind&31] {
-		if e.holds(r) {
-			fn(r)
+	checks := e.set.checks[ev.Kind&31]
+	for i := range checks {
+		if e.try(&checks[i]) {
+			fn(checks[i].rule)
 		}
 	}
 	e.ev = nil
@@ -232,14 +268,14 @@ func (e *Evaluator) MatchRules(ev *sysflow.Event, fn func(*Rule)) {
 
 // Drop reports whether a drop filter matches ev.
 func (e *Evaluator) Drop(ev *sysflow.Event) bool {
-	filters := e.set.dropByKind[ev.Kind&31]
+	filters := e.set.dropChecks[ev.Kind&31]
 	if len(filters) == 0 {
 		return false
 	}
 	e.begin(ev)
 	defer func() { e.ev = nil }()
-	for _, r := range filters {
-		if e.holds(r) {
+	for i := range filters {
+		if e.try(&filters[i]) {
 			return true
 		}
 	}
@@ -249,7 +285,7 @@ func (e *Evaluator) Drop(ev *sysflow.Event) bool {
 // compile turns the merged definitions into a Set.
 func (l *loader) compile() *Set {
 	l.leafIndex = map[string]int32{}
-	s := &Set{files: l.files, govaluateOnly: l.opts.GovaluateOnly}
+	s := &Set{files: l.files, govaluateOnly: l.opts.GovaluateOnly, noSubtreeMemo: l.opts.noSubtreeMemo}
 	for _, r := range l.order {
 		rule := l.compileRule(r)
 		if rule == nil || !r.enabled {
@@ -285,6 +321,7 @@ func (l *loader) compile() *Set {
 			}
 		}
 	}
+	s.buildPlan(!l.opts.NoMemo)
 	return s
 }
 

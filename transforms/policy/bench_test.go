@@ -67,6 +67,13 @@ func BenchmarkReference79Alert(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("govaluate-only/workers=1", func(b *testing.B) { benchProcess(b, gv, ModeAlert, 1) })
+	// Each rule's own tree walked, without the evaluation plan: what the
+	// plan gains, measured in one process.
+	direct, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")}, policies.Options{NoMemo: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("no-memo/workers=1", func(b *testing.B) { benchProcess(b, direct, ModeAlert, 1) })
 	// All 79 definitions evaluated, as the reference does.
 	all79, _, err := policies.Load([]string{shared.Path(b, "policies", "sf-processor", "runtimeintegrity")},
 		policies.Options{KeepDuplicateRules: true, FileScopedDefinitions: true})
@@ -83,6 +90,11 @@ func BenchmarkDefaultAlert(b *testing.B) {
 	}
 	b.Run("workers=1", func(b *testing.B) { benchProcess(b, set, ModeAlert, 1) })
 	b.Run("workers=GOMAXPROCS", func(b *testing.B) { benchProcess(b, set, ModeAlert, runtime.GOMAXPROCS(0)) })
+	direct, _, err := policies.LoadDefault(policies.Options{NoMemo: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("no-memo/workers=1", func(b *testing.B) { benchProcess(b, direct, ModeAlert, 1) })
 }
 
 // BenchmarkReference79Enrich keeps every record, as the enrich mode does.
