@@ -47,8 +47,9 @@ const recursionLimit = 100
 var errRecursion = errors.New("proto: exceeded max recursion depth")
 
 // wattr is one decoded attribute. Strings of a record's attributes are
-// substrings of one copy of the record's bytes (one allocation a record);
-// those of a resource are copied once for all its records.
+// substrings of one copy of the record's bytes (one allocation a record,
+// where pdata makes one per string); those of a resource, of one copy of
+// the Resource for all its records.
 type wattr struct {
 	key string
 	typ valueType
@@ -249,9 +250,10 @@ func (d *Decoder) resourceLogs(w *wdec, start, end, ri int, b *sysflow.Batch, er
 	return nil
 }
 
-// resource reads a Resource's attributes into w.res, copying their
-// strings.
+// resource reads a Resource's attributes into w.res; their strings are
+// substrings of one copy of the Resource, shared by its records.
 func (w *wdec) resource(start, end int) error {
+	w.base, w.baseOff = string(w.buf[start:end]), start
 	for pos := start; pos < end; {
 		num, typ, p, err := w.field(pos, end)
 		if err != nil {
@@ -427,24 +429,25 @@ func (w *wdec) set(ff *avro.FlatFields, a *wattr) error {
 	return nil
 }
 
-// values calls fn with each element of an array value (already checked).
-func (w *wdec) values(a *wattr, fn func(i int, v *wattr) error) error {
-	i := 0
-	for pos := a.rawOff; pos < a.rawEnd; {
+// next returns the element of an array (or kvlist) value after position
+// pos, and the position after it; the value was checked when read.
+func (w *wdec) next(a *wattr, pos int, kv bool) (wattr, int, bool) {
+	for pos < a.rawEnd {
 		num, typ, p, _ := w.field(pos, a.rawEnd)
 		s, e, err := w.lenField(p, a.rawEnd, typ, "")
 		if err != nil || num != fArrayValues {
 			pos, _ = w.skip(p, a.rawEnd, num, typ)
 			continue
 		}
-		pos = e
-		v, _ := w.anyValue(s, e, 1)
-		if err := fn(i, &v); err != nil {
-			return err
+		var v wattr
+		if kv {
+			v, _ = w.keyValue(s, e, 2)
+		} else {
+			v, _ = w.anyValue(s, e, 1)
 		}
-		i++
+		return v, e, true
 	}
-	return nil
+	return wattr{}, pos, false
 }
 
 func (w *wdec) stringList(k string, a *wattr) ([]string, error) {
@@ -452,19 +455,28 @@ func (w *wdec) stringList(k string, a *wattr) ([]string, error) {
 		return nil, fmt.Errorf("attribute %s: want an array of strings, got %s", k, a.typ)
 	}
 	n := 0
-	_ = w.values(a, func(int, *wattr) error { n++; return nil })
+	for pos := a.rawOff; ; n++ {
+		var ok bool
+		if _, pos, ok = w.next(a, pos, false); !ok {
+			break
+		}
+	}
 	if n == 0 {
 		return nil, nil
 	}
 	out := make([]string, 0, n)
-	err := w.values(a, func(i int, v *wattr) error {
+	for pos, i := a.rawOff, 0; ; i++ {
+		v, p, ok := w.next(a, pos, false)
+		if !ok {
+			break
+		}
 		if v.typ != vStr {
-			return fmt.Errorf("attribute %s[%d]: want a string, got %s", k, i, v.typ)
+			return nil, fmt.Errorf("attribute %s[%d]: want a string, got %s", k, i, v.typ)
 		}
 		out = append(out, v.s)
-		return nil
-	})
-	return out, err
+		pos = p
+	}
+	return out, nil
 }
 
 func (w *wdec) matches(a *wattr) ([]sysflow.Match, error) {
@@ -472,21 +484,33 @@ func (w *wdec) matches(a *wattr) ([]sysflow.Match, error) {
 		return nil, fmt.Errorf("attribute %s: want an array of maps, got %s", AttrAlertMatches, a.typ)
 	}
 	var out []sysflow.Match
-	err := w.values(a, func(i int, v *wattr) error {
+	for pos, i := a.rawOff, 0; ; i++ {
+		v, p, ok := w.next(a, pos, false)
+		if !ok {
+			break
+		}
+		pos = p
+		if err := w.match(&v, i, &out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// match reads the i-th element of sf.alert.matches.
+func (w *wdec) match(v *wattr, i int, out *[]sysflow.Match) error {
+	{
 		if v.typ != vMap {
 			return fmt.Errorf("attribute %s[%d]: want a map, got %s", AttrAlertMatches, i, v.typ)
 		}
 		var kvs []wattr
-		for pos := v.rawOff; pos < v.rawEnd; {
-			num, typ, p, _ := w.field(pos, v.rawEnd)
-			s, e, err := w.lenField(p, v.rawEnd, typ, "")
-			if err != nil || num != fKVListValues {
-				pos, _ = w.skip(p, v.rawEnd, num, typ)
-				continue
+		for pos := v.rawOff; ; {
+			kv, p, ok := w.next(v, pos, true)
+			if !ok {
+				break
 			}
-			pos = e
-			kv, _ := w.keyValue(s, e, 2)
 			kvs = append(kvs, kv)
+			pos = p
 		}
 		str := func(key string) (string, error) {
 			x, ok := find(kvs, key)
@@ -531,10 +555,9 @@ func (w *wdec) matches(a *wattr) ([]sysflow.Match, error) {
 				return err
 			}
 		}
-		out = append(out, mt)
+		*out = append(*out, mt)
 		return nil
-	})
-	return out, err
+	}
 }
 
 // keyValue reads (and checks) a KeyValue; depth counts the nesting as
@@ -737,26 +760,33 @@ func (w *wdec) checkField(pos, end int, num protowire.Number, typ protowire.Type
 	if !ok {
 		return w.skip(pos, end, num, typ)
 	}
-	what := sc.name + " field " + fmt.Sprint(num)
+	var e int
+	var err error
 	switch f.kind {
 	case kVarint:
-		_, e, err := w.scalar(pos, end, typ, protowire.VarintType, what)
-		return e, err
+		_, e, err = w.scalar(pos, end, typ, protowire.VarintType, "")
 	case kFixed64:
-		_, e, err := w.scalar(pos, end, typ, protowire.Fixed64Type, what)
-		return e, err
+		_, e, err = w.scalar(pos, end, typ, protowire.Fixed64Type, "")
 	case kFixed32:
-		_, e, err := w.scalar(pos, end, typ, protowire.Fixed32Type, what)
-		return e, err
+		_, e, err = w.scalar(pos, end, typ, protowire.Fixed32Type, "")
+	default:
+		return w.checkLen(pos, end, num, typ, f, sc, depth)
 	}
-	s, e, err := w.lenField(pos, end, typ, what)
+	if err != nil { // named here, not on every field read
+		return 0, fmt.Errorf("%s field %d: %w", sc.name, num, err)
+	}
+	return e, nil
+}
+
+func (w *wdec) checkLen(pos, end int, num protowire.Number, typ protowire.Type, f schemaField, sc *schema, depth int) (int, error) {
+	s, e, err := w.lenField(pos, end, typ, "")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s field %d: %w", sc.name, num, err)
 	}
 	switch f.kind {
 	case kID16, kID8:
 		if n := e - s; n != 0 && (f.kind == kID16 && n != 16 || f.kind == kID8 && n != 8) {
-			return 0, fmt.Errorf("proto: %s: an id of %d bytes", what, n)
+			return 0, fmt.Errorf("proto: %s field %d: an id of %d bytes", sc.name, num, n)
 		}
 	case kKeyValue:
 		_, err = w.keyValue(s, e, 0)
