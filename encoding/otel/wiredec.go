@@ -90,17 +90,26 @@ func (d *wdec) field(pos, end int) (protowire.Number, protowire.Type, int, error
 	return num, typ, pos + n, nil
 }
 
+// forWhat names the field an error is about, when the caller does not
+// name it itself.
+func forWhat(what string) string {
+	if what == "" {
+		return ""
+	}
+	return " for " + what
+}
+
 // lenField reads a length-delimited value at pos and returns its bounds.
 func (d *wdec) lenField(pos, end int, typ protowire.Type, what string) (int, int, error) {
 	if typ != protowire.BytesType {
-		return 0, 0, fmt.Errorf("proto: wrong wire type %d for %s", typ, what)
+		return 0, 0, fmt.Errorf("proto: wrong wire type %d%s", typ, forWhat(what))
 	}
 	l, n := protowire.ConsumeVarint(d.buf[pos:end])
 	if n < 0 {
-		return 0, 0, fmt.Errorf("proto: offset %d: %s: %w", pos, what, protowire.ParseError(n))
+		return 0, 0, fmt.Errorf("proto: offset %d%s: %w", pos, forWhat(what), protowire.ParseError(n))
 	}
 	if l > uint64(end-pos-n) {
-		return 0, 0, fmt.Errorf("proto: offset %d: %s: length %d past the end of its message", pos, what, l)
+		return 0, 0, fmt.Errorf("proto: offset %d%s: length %d past the end of its message", pos, forWhat(what), l)
 	}
 	return pos + n, pos + n + int(l), nil
 }
@@ -108,7 +117,7 @@ func (d *wdec) lenField(pos, end int, typ protowire.Type, what string) (int, int
 // scalar reads a varint, fixed64 or fixed32 value of the wire type want.
 func (d *wdec) scalar(pos, end int, typ, want protowire.Type, what string) (uint64, int, error) {
 	if typ != want {
-		return 0, 0, fmt.Errorf("proto: wrong wire type %d for %s", typ, what)
+		return 0, 0, fmt.Errorf("proto: wrong wire type %d%s", typ, forWhat(what))
 	}
 	var v uint64
 	var n int
@@ -123,13 +132,19 @@ func (d *wdec) scalar(pos, end int, typ, want protowire.Type, what string) (uint
 		v = uint64(v32)
 	}
 	if n < 0 {
-		return 0, 0, fmt.Errorf("proto: offset %d: %s: %w", pos, what, protowire.ParseError(n))
+		return 0, 0, fmt.Errorf("proto: offset %d%s: %w", pos, forWhat(what), protowire.ParseError(n))
 	}
 	return v, pos + n, nil
 }
 
 // skip passes over a field this schema does not know (pdata keeps none).
+// Groups, which OTLP never uses, are refused: pdata reads them other than
+// the protobuf rules do (it ends a group at its first scalar field), so
+// no reading of them could accept only what pdata accepts.
 func (d *wdec) skip(pos, end int, num protowire.Number, typ protowire.Type) (int, error) {
+	if typ == protowire.StartGroupType || typ == protowire.EndGroupType {
+		return 0, fmt.Errorf("proto: offset %d: field %d: groups are not OTLP", pos, num)
+	}
 	n := protowire.ConsumeFieldValue(num, typ, d.buf[pos:end])
 	if n < 0 {
 		return 0, fmt.Errorf("proto: offset %d: field %d: %w", pos, num, protowire.ParseError(n))
