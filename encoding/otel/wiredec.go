@@ -621,6 +621,20 @@ func (w *wdec) anyValue(start, end, depth int) (wattr, error) {
 	if depth >= recursionLimit {
 		return wattr{}, errRecursion
 	}
+	// The common values, a string or an int alone, read without the
+	// general loop.
+	if end-start >= 2 && end-start < 0x80+2 {
+		switch w.buf[start] {
+		case tagLen(fAnyStr):
+			if int(w.buf[start+1]) == end-start-2 {
+				return wattr{typ: vStr, s: w.str(start+2, end)}, nil
+			}
+		case tagVarint(fAnyInt):
+			if v, n := protowire.ConsumeVarint(w.buf[start+1 : end]); n == end-start-1 {
+				return wattr{typ: vInt, i: int64(v)}, nil
+			}
+		}
+	}
 	var a wattr
 	for pos := start; pos < end; {
 		num, typ, p, err := w.field(pos, end)
