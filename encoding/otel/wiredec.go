@@ -469,12 +469,13 @@ func (w *wdec) stringList(k string, a *wattr) ([]string, error) {
 	if a.typ != vSlice {
 		return nil, fmt.Errorf("attribute %s: want an array of strings, got %s", k, a.typ)
 	}
-	n := 0
-	for pos := a.rawOff; ; n++ {
-		var ok bool
-		if _, pos, ok = w.next(a, pos, false); !ok {
-			break
+	n := 0 // the elements, counted by their tags alone
+	for pos := a.rawOff; pos < a.rawEnd; {
+		num, typ, p, _ := w.field(pos, a.rawEnd)
+		if num == fArrayValues && typ == protowire.BytesType {
+			n++
 		}
+		pos, _ = w.skip(p, a.rawEnd, num, typ)
 	}
 	if n == 0 {
 		return nil, nil
