@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unsafe"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -28,56 +29,64 @@ func NewFlatBuilder() *FlatBuilder { return &FlatBuilder{} }
 type FlatFields struct {
 	b  *FlatBuilder
 	ff flatFields
-	v  reflect.Value // ff, addressable
 }
 
 // Start begins an event.
-func (b *FlatBuilder) Start() *FlatFields {
-	f := &FlatFields{b: b}
-	f.v = reflect.ValueOf(&f.ff).Elem()
-	return f
-}
+func (b *FlatBuilder) Start() *FlatFields { return &FlatFields{b: b} }
 
 // Event rebuilds the event from the values set so far.
 func (f *FlatFields) Event() (*sysflow.Event, error) { return eventFromFlat(&f.ff, &f.b.pods) }
 
-// flatSlot is where one sf.* name lands in flatFields.
+// flatSlot is where one sf.* name lands in flatFields: the steps from the
+// struct's start to the field, each a byte offset and, for a nullable
+// section, the pointer to follow (allocated on the way).
 type flatSlot struct {
-	index []int
+	steps []flatStep
 	kind  sysflow.FieldKind
+}
+
+type flatStep struct {
+	off  uintptr
+	elem reflect.Type // the section's type when the field at off is a pointer to it
 }
 
 // flatSlots maps every sf.* name flatFields holds (the section prefix and
 // the snake_case of the Go name: Proc.Createts is sf.proc.createts,
 // File.IsOpenRead sf.file.is_open_read) to its slot. The alert-only fields
 // (rules, tags, priority) are left to the caller, which sets Matches and
-// Tags on the rebuilt event.
+// Tags on the rebuilt event. The offsets come from reflect, once; setting
+// a field then costs a map lookup and a few pointer steps (the setters run
+// for every attribute of every OTLP record).
 var flatSlots = sync.OnceValue(func() map[string]flatSlot {
 	m := map[string]flatSlot{}
-	var walk func(t reflect.Type, prefix string, index []int)
-	walk = func(t reflect.Type, prefix string, index []int) {
+	var walk func(t reflect.Type, prefix string, steps []flatStep)
+	walk = func(t reflect.Type, prefix string, steps []flatStep) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			if prefix == "sf" && (sf.Name == "Rules" || sf.Name == "Tags" || sf.Name == "Priority") {
 				continue
 			}
 			name := prefix + "." + snake(sf.Name)
-			idx := append(append([]int(nil), index...), i)
+			step := flatStep{off: sf.Offset}
 			ft := sf.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
+				step.elem = ft
 			}
+			st := append(append([]flatStep(nil), steps...), step)
 			switch {
 			case ft.Kind() == reflect.Struct:
-				walk(ft, name, idx)
+				walk(ft, name, st)
+			case step.elem != nil:
+				panic("avro: flatFields." + sf.Name + " is a pointer to a non-struct") // a bug, caught by every test
 			case ft.Kind() == reflect.String:
-				m[name] = flatSlot{idx, sysflow.FieldStr}
+				m[name] = flatSlot{st, sysflow.FieldStr}
 			case ft.Kind() == reflect.Int64:
-				m[name] = flatSlot{idx, sysflow.FieldInt}
+				m[name] = flatSlot{st, sysflow.FieldInt}
 			case ft.Kind() == reflect.Bool:
-				m[name] = flatSlot{idx, sysflow.FieldBool}
+				m[name] = flatSlot{st, sysflow.FieldBool}
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.String:
-				m[name] = flatSlot{idx, sysflow.FieldList}
+				m[name] = flatSlot{st, sysflow.FieldList}
 			default:
 				panic("avro: flatFields." + sf.Name + " has a type FlatFields cannot set") // a bug, caught by every test
 			}
@@ -108,66 +117,64 @@ func FlatFieldKind(name string) (sysflow.FieldKind, bool) {
 	return s.kind, ok
 }
 
-// slot returns the settable value of name, allocating the sections on its
+// slot returns where name's value is, allocating the sections on its
 // way: setting any field of a section makes the section present.
-func (f *FlatFields) slot(name string, kind sysflow.FieldKind) (reflect.Value, bool, error) {
+func (f *FlatFields) slot(name string, kind sysflow.FieldKind) (unsafe.Pointer, bool, error) {
 	s, ok := flatSlots()[name]
 	if !ok {
-		return reflect.Value{}, false, nil
+		return nil, false, nil
 	}
 	if s.kind != kind {
-		return reflect.Value{}, true, fmt.Errorf("want %s, got %s", s.kind, kind)
+		return nil, true, fmt.Errorf("want %s, got %s", s.kind, kind)
 	}
-	v := f.v
-	for _, i := range s.index {
-		if v.Kind() == reflect.Pointer {
-			if v.IsNil() {
-				v.Set(reflect.New(v.Type().Elem()))
+	p := unsafe.Pointer(&f.ff)
+	for _, st := range s.steps {
+		p = unsafe.Add(p, st.off)
+		if st.elem != nil { // a nullable section: follow, or allocate, its pointer
+			pp := (*unsafe.Pointer)(p)
+			if *pp == nil {
+				*pp = reflect.New(st.elem).UnsafePointer()
 			}
-			v = v.Elem()
+			p = *pp
 		}
-		v = v.Field(i)
 	}
-	if v.Kind() == reflect.Pointer { // a section named by itself (none today)
-		return reflect.Value{}, true, fmt.Errorf("field %s is a section", name)
-	}
-	return v, true, nil
+	return p, true, nil
 }
 
 // SetInt sets an int field. known is false for a name FlatFields does not
 // hold (the caller decides whether that matters); the error reports a
 // known name given the wrong kind.
 func (f *FlatFields) SetInt(name string, x int64) (known bool, err error) {
-	v, known, err := f.slot(name, sysflow.FieldInt)
+	p, known, err := f.slot(name, sysflow.FieldInt)
 	if err == nil && known {
-		v.SetInt(x)
+		*(*int64)(p) = x
 	}
 	return known, err
 }
 
 // SetStr sets a str field.
 func (f *FlatFields) SetStr(name, x string) (known bool, err error) {
-	v, known, err := f.slot(name, sysflow.FieldStr)
+	p, known, err := f.slot(name, sysflow.FieldStr)
 	if err == nil && known {
-		v.SetString(x)
+		*(*string)(p) = x
 	}
 	return known, err
 }
 
 // SetBool sets a bool field.
 func (f *FlatFields) SetBool(name string, x bool) (known bool, err error) {
-	v, known, err := f.slot(name, sysflow.FieldBool)
+	p, known, err := f.slot(name, sysflow.FieldBool)
 	if err == nil && known {
-		v.SetBool(x)
+		*(*bool)(p) = x
 	}
 	return known, err
 }
 
 // SetList sets a list field; x is kept.
 func (f *FlatFields) SetList(name string, x []string) (known bool, err error) {
-	v, known, err := f.slot(name, sysflow.FieldList)
+	p, known, err := f.slot(name, sysflow.FieldList)
 	if err == nil && known {
-		v.Set(reflect.ValueOf(x))
+		*(*[]string)(p) = x
 	}
 	return known, err
 }

@@ -32,13 +32,15 @@ const maxErrors = 3
 // skipped and reported, by its position, in the error; the others are
 // still appended.
 func (d *Decoder) Decode(_ context.Context, value []byte, b *sysflow.Batch) error {
-	var ld plog.Logs
-	var err error
-	if len(value) > 0 && value[0] == '{' {
-		ld, err = (&plog.JSONUnmarshaler{}).UnmarshalLogs(value)
-	} else {
-		ld, err = (&plog.ProtoUnmarshaler{}).UnmarshalLogs(value)
+	if len(value) == 0 || value[0] != '{' {
+		var malformed error
+		err := d.decodeProto(value, b, &malformed)
+		if malformed != nil {
+			return fmt.Errorf("otel: not an OTLP LogsData message: %w", malformed)
+		}
+		return err
 	}
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(value)
 	if err != nil {
 		return fmt.Errorf("otel: not an OTLP LogsData message: %w", err)
 	}

@@ -1,6 +1,8 @@
 // Package otel encodes flat events and alerts as OpenTelemetry log records
-// (OTLP LogsData, protobuf or OTLP/JSON, built with the collector's pdata
-// module) and decodes such messages back into sysflow.Events.
+// (OTLP LogsData, protobuf or OTLP/JSON) and decodes such messages back
+// into sysflow.Events. Protobuf is written and read directly with
+// protowire (wire.go, wiredec.go), OTLP/JSON through the collector's pdata
+// module, which the tests also hold the protobuf to.
 //
 // One wire message is one LogsData holding many records: the bus sinks
 // hand the Encoder the events of one destination and key at a time

@@ -81,9 +81,10 @@ type Encoder struct {
 }
 
 type attrField struct {
-	name   string
-	f      *sysflow.Field
-	anchor bool // written even when zero, when its section is present
+	name    string
+	f       *sysflow.Field
+	anchor  bool   // written even when zero, when its section is present
+	section string // the name's part after sf. up to the next dot
 }
 
 type semField struct {
@@ -106,7 +107,8 @@ var fieldLists = sync.OnceValues(func() (record, resource []attrField) {
 		if !ok || !strings.HasPrefix(name, "sf.") || f.Name != name {
 			continue
 		}
-		af := attrField{name: name, f: f, anchor: anchors[name]}
+		sec, _, _ := strings.Cut(strings.TrimPrefix(name, "sf."), ".")
+		af := attrField{name: name, f: f, anchor: anchors[name], section: sec}
 		shared := false
 		for _, p := range resourcePrefixes {
 			shared = shared || strings.HasPrefix(name, p)
@@ -178,14 +180,12 @@ func (e *Encoder) AppendEvents(dst []byte, evs []*sysflow.Event) ([]byte, int, e
 	if len(evs) == 0 {
 		return dst, 0, errors.New("otel: no events")
 	}
-	ld, n := e.Logs(evs)
-	var b []byte
-	var err error
-	if e.opts.Encoding == JSON {
-		b, err = (&plog.JSONMarshaler{}).MarshalLogs(ld)
-	} else {
-		b, err = (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	if e.opts.Encoding == Proto {
+		out, n := e.appendProto(dst, evs)
+		return out, n, nil
 	}
+	ld, n := e.Logs(evs)
+	b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
 	if err != nil {
 		return dst, 0, fmt.Errorf("otel: %w", err)
 	}
@@ -193,7 +193,8 @@ func (e *Encoder) AppendEvents(dst []byte, evs []*sysflow.Event) ([]byte, int, e
 }
 
 // Logs builds the LogsData of the first n events of evs, as AppendEvents
-// writes it. Records keep the order of evs: a run of events of one
+// writes it (OTLP/JSON is marshalled from it; protobuf is written directly,
+// with the same content, by appendProto). Records keep the order of evs: a run of events of one
 // resource (host, container, pod) shares one ResourceLogs, and a new one
 // starts where the resource changes. The bus sinks hand over the events of
 // one message key ({node}:{container} by default) at a time, so a message
