@@ -116,6 +116,14 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	}
 	base := filepath.Base(name)
 	c := &Config{File: name}
+	// inFile names the file in err once: errors about a plugin already
+	// start with its Where, which begins with base.
+	inFile := func(err error) error {
+		if strings.HasPrefix(err.Error(), base+": ") {
+			return err
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	for k := range top {
 		switch k {
 		case "pipeline", "drivers", "source", "settings", "_comment":
@@ -133,12 +141,12 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 		p, err := newPlugin("settings", "settings", base+": settings", m)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, inFile(err)
 		}
 		c.Settings = p
 	}
 	if err := c.parseSource(base, top); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inFile(err)
 	}
 	pl, ok := top["pipeline"]
 	if !ok {
@@ -154,7 +162,7 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	}
 	root, err := buildTree(base, list, drivers)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inFile(err)
 	}
 	c.Root = root
 	if note, ok := top["_comment"].(string); ok && strings.Contains(strings.ToUpper(note), "DO NOT EDIT THIS TEMPLATE") {
@@ -162,11 +170,11 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 	}
 	if env != nil {
 		if err := c.applyNestedEnv(env); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, inFile(err)
 		}
 	}
 	if err := c.mapNestedKeys(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inFile(err)
 	}
 	if env != nil {
 		c.applyEnv(env)

@@ -261,3 +261,31 @@ func TestOtherExportKeys(t *testing.T) {
 		t.Errorf("error %q: want host named as declared but unused, with no self-suggestion", msg)
 	}
 }
+
+// TestTreeErrorsNameFileOnce checks that errors from building the plugin
+// tree name the file once: their plugin's Where already starts with it, and
+// Parse used to prefix it again ("p.json: p.json: pipeline[0] ...").
+func TestTreeErrorsNameFileOnce(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{`{"pipeline":[{"processor":"policyengine","in":"x"}]}`,
+			`p.json: pipeline[0] (policyengine): no plugin and no driver writes to its input channel "x"`},
+		{`{"pipeline":[{"processor":"sysflowreader","handler":"flattener","in":"a","out":"b"},{"processor":"sysflowreader","handler":"flattener","in":"c","out":"d"}]}`,
+			`p.json: pipeline[1] (sysflowreader): a second reader/flattener; a pipeline has one`},
+		// an error without a Where still gets the file name
+		{`{"pipeline":[{"processor":"nope"}]}`,
+			`dir/p.json: pipeline[0]: unknown processor "nope"`},
+	}
+	for _, c := range cases {
+		_, err := Parse(filepath.Join("dir", "p.json"), []byte(c.doc), nil)
+		if err == nil {
+			t.Errorf("%s: no error", c.doc)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("error\n got %q\nwant prefix %q", err, c.want)
+		}
+		if n := strings.Count(err.Error(), "p.json"); n != 1 {
+			t.Errorf("file named %d times: %v", n, err)
+		}
+	}
+}

@@ -342,3 +342,21 @@ func TestDefaultPoliciesStrict(t *testing.T) {
 		t.Fatalf("DefaultFiles: %v", err)
 	}
 }
+
+// TestMissingPathNamedOnce checks that the diagnostic for a policy path
+// that does not exist names the path once, in its position, and not again
+// in the message (as "stat PATH: ..." used to).
+func TestMissingPathNamedOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "missing.yaml")
+	_, diags, err := policies.Load([]string{p}, policies.Options{})
+	if err == nil || len(diags) != 1 {
+		t.Fatalf("want one diagnostic and an error, got %v, %v", diags, err)
+	}
+	want := p + ": error: cannot open policy path: no such file or directory"
+	if got := diags[0].String(); got != want {
+		t.Errorf("diagnostic\n got %q\nwant %q", got, want)
+	}
+	if n := strings.Count(diags[0].String(), p); n != 1 {
+		t.Errorf("path named %d times: %s", n, diags[0].String())
+	}
+}

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -151,7 +152,12 @@ func Load(paths []string, opts Options) (*Set, []Diagnostic, error) {
 	var srcs []source
 	files, err := policyFiles(paths)
 	if err != nil {
-		diags.add(SeverityError, Position{File: pathOf(err)}, "", "", "%v", err)
+		if pe, ok := err.(*pathError); ok {
+			// the position names the path: the message must not repeat it
+			diags.add(SeverityError, Position{File: pe.path}, "", "", "%s", pe.detail())
+		} else {
+			diags.add(SeverityError, Position{}, "", "", "%v", err)
+		}
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -205,17 +211,23 @@ func Validate(paths []string, strict bool) []Diagnostic {
 
 type pathError struct {
 	path string
+	what string // "cannot open policy path"
 	err  error
 }
 
-func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Error() string { return e.path + ": " + e.what + ": " + e.err.Error() }
 func (e *pathError) Unwrap() error { return e.err }
 
-func pathOf(err error) string {
-	if pe, ok := err.(*pathError); ok {
-		return pe.path
+// detail is the error without e.path: an os error about e.path itself
+// ("stat PATH: no such file or directory") is reduced to its cause, so that
+// a diagnostic positioned at the path names it once. An error about another
+// path (a file inside a directory being walked) keeps that path.
+func (e *pathError) detail() string {
+	var pe *fs.PathError
+	if errors.As(e.err, &pe) && pe.Path == e.path {
+		return e.what + ": " + pe.Err.Error()
 	}
-	return ""
+	return e.what + ": " + e.err.Error()
 }
 
 // policyFiles expands paths into the policy files to load, without
@@ -234,7 +246,7 @@ func policyFiles(paths []string) ([]string, error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return out, &pathError{p, fmt.Errorf("cannot open policy path: %w", err)}
+			return out, &pathError{p, "cannot open policy path", err}
 		}
 		if !st.IsDir() {
 			add(p)
@@ -259,7 +271,7 @@ func policyFiles(paths []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return out, &pathError{p, fmt.Errorf("cannot read policy directory: %w", err)}
+			return out, &pathError{p, "cannot read policy directory", err}
 		}
 	}
 	return out, nil

@@ -31,33 +31,36 @@ type SASLConfig struct {
 	PasswordFile string
 }
 
-// Validate checks the settings.
-func (c *SASLConfig) Validate() error {
+// Validate checks the settings. prefix is the configuration key prefix
+// named in errors: "kafka." for the exporter, "" for the source driver,
+// whose keys are unprefixed.
+func (c *SASLConfig) Validate(prefix string) error {
 	switch strings.ToUpper(c.Mechanism) {
 	case "":
 		return nil
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 	default:
-		return fmt.Errorf("kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.Mechanism)
+		return fmt.Errorf("%ssasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", prefix, c.Mechanism)
 	}
 	if c.Username == "" {
-		return fmt.Errorf("kafka.sasl.username: required with mechanism %s", c.Mechanism)
+		return fmt.Errorf("%ssasl.username: required with mechanism %s", prefix, c.Mechanism)
 	}
 	if c.Password == "" && c.PasswordFile == "" {
-		return fmt.Errorf("kafka.sasl.password_file: a password (or a password file) is required with mechanism %s", c.Mechanism)
+		return fmt.Errorf("%ssasl.password_file: a password (or a password file) is required with mechanism %s", prefix, c.Mechanism)
 	}
 	return nil
 }
 
-// Mechanism returns the kafka-go mechanism, or nil without SASL.
-func (c *SASLConfig) Build() (sasl.Mechanism, error) {
+// Build returns the kafka-go mechanism, or nil without SASL; prefix is as
+// for Validate.
+func (c *SASLConfig) Build(prefix string) (sasl.Mechanism, error) {
 	if c.Mechanism == "" {
 		return nil, nil
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(prefix); err != nil {
 		return nil, err
 	}
-	pw, err := bus.ReadSecret("kafka.sasl.password_file", c.Password, c.PasswordFile)
+	pw, err := bus.ReadSecret(prefix+"sasl.password_file", c.Password, c.PasswordFile)
 	if err != nil {
 		return nil, err
 	}
@@ -67,13 +70,13 @@ func (c *SASLConfig) Build() (sasl.Mechanism, error) {
 	case "SCRAM-SHA-256":
 		m, err := scram.Mechanism(scram.SHA256, c.Username, pw.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("sasl.mechanism %s: %w", c.Mechanism, err)
+			return nil, fmt.Errorf("%ssasl.mechanism %s: %w", prefix, c.Mechanism, err)
 		}
 		return m, nil
 	default:
 		m, err := scram.Mechanism(scram.SHA512, c.Username, pw.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("sasl.mechanism %s: %w", c.Mechanism, err)
+			return nil, fmt.Errorf("%ssasl.mechanism %s: %w", prefix, c.Mechanism, err)
 		}
 		return m, nil
 	}
@@ -85,13 +88,14 @@ type Settings struct {
 	SASL sasl.Mechanism
 }
 
-// Resolve reads the files the settings name.
-func Resolve(t *bus.TLSConfig, s *SASLConfig) (Settings, error) {
-	tc, err := t.Build("kafka")
+// Resolve reads the files the settings name; prefix ("kafka." or "") is
+// the key prefix named in errors, as for SASLConfig.Validate.
+func Resolve(prefix string, t *bus.TLSConfig, s *SASLConfig) (Settings, error) {
+	tc, err := t.Build(strings.TrimSuffix(prefix, "."))
 	if err != nil {
 		return Settings{}, err
 	}
-	m, err := s.Build()
+	m, err := s.Build(prefix)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -123,14 +127,15 @@ func (s Settings) Dialer(dialTimeout time.Duration) *kafka.Dialer {
 	}
 }
 
-// ValidateBrokers checks a broker list.
-func ValidateBrokers(brokers []string) error {
+// ValidateBrokers checks a broker list; prefix is as for
+// SASLConfig.Validate.
+func ValidateBrokers(prefix string, brokers []string) error {
 	if len(brokers) == 0 {
-		return fmt.Errorf("kafka.brokers: at least one broker address is required")
+		return fmt.Errorf("%sbrokers: at least one broker address is required", prefix)
 	}
 	for _, b := range brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
-			return fmt.Errorf("kafka.brokers: %q is not host:port: %w", b, err)
+			return fmt.Errorf("%sbrokers: %q is not host:port: %w", prefix, b, err)
 		}
 	}
 	return nil

@@ -52,11 +52,13 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// Validate checks the settings without reading files.
-func (c *Config) Validate() error {
+// Validate checks the settings without reading files. prefix is the
+// configuration key prefix named in errors: "nats." for the exporter, ""
+// for the source driver, whose keys are unprefixed.
+func (c *Config) Validate(prefix string) error {
 	for _, u := range strings.Split(c.URL, ",") {
 		if strings.TrimSpace(u) == "" {
-			return fmt.Errorf("nats.url: empty server in %q", c.URL)
+			return fmt.Errorf("%surl: empty server in %q", prefix, c.URL)
 		}
 	}
 	n := 0
@@ -66,14 +68,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	if n > 1 {
-		return fmt.Errorf("nats: give one of nats.creds, nats.nkey, nats.token_file, nats.user")
+		return fmt.Errorf("nats: give one of %[1]screds, %[1]snkey, %[1]stoken_file, %[1]suser", prefix)
 	}
-	return c.TLS.Validate("nats")
+	return c.TLS.Validate(strings.TrimSuffix(prefix, "."))
 }
 
 // Connect connects, reading the files the settings name. log receives
-// disconnections and reconnections.
-func (c *Config) Connect(log watermill.LoggerAdapter) (*nats.Conn, error) {
+// disconnections and reconnections; prefix is as for Validate.
+func (c *Config) Connect(prefix string, log watermill.LoggerAdapter) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(c.Name),
 		nats.MaxReconnects(-1),
@@ -90,7 +92,7 @@ func (c *Config) Connect(log watermill.LoggerAdapter) (*nats.Conn, error) {
 			log.Info("nats: reconnected", watermill.LogFields{"server": nc.ConnectedUrlRedacted()})
 		}),
 	}
-	tc, err := c.TLS.Build("nats")
+	tc, err := c.TLS.Build(strings.TrimSuffix(prefix, "."))
 	if err != nil {
 		return nil, err
 	}
@@ -103,17 +105,17 @@ func (c *Config) Connect(log watermill.LoggerAdapter) (*nats.Conn, error) {
 	case c.NKey != "":
 		o, err := nats.NkeyOptionFromSeed(c.NKey)
 		if err != nil {
-			return nil, fmt.Errorf("nats.nkey: %w", err)
+			return nil, fmt.Errorf("%snkey: %w", prefix, err)
 		}
 		opts = append(opts, o)
 	case c.Token != "" || c.TokenFile != "":
-		tok, err := bus.ReadSecret("nats.token_file", c.Token, c.TokenFile)
+		tok, err := bus.ReadSecret(prefix+"token_file", c.Token, c.TokenFile)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.Token(tok.Reveal()))
 	case c.User != "":
-		pw, err := bus.ReadSecret("nats.password_file", c.Password, c.PasswordFile)
+		pw, err := bus.ReadSecret(prefix+"password_file", c.Password, c.PasswordFile)
 		if err != nil {
 			return nil, err
 		}

@@ -134,7 +134,7 @@ func (c *Config) setDefaults() {
 
 // Validate checks the configuration; errors name the configuration key.
 func (c *Config) Validate() error {
-	if err := kafkaconn.ValidateBrokers(c.Brokers); err != nil {
+	if err := kafkaconn.ValidateBrokers("kafka.", c.Brokers); err != nil {
 		return err
 	}
 	if c.Topic == "" {
@@ -157,7 +157,7 @@ func (c *Config) Validate() error {
 	if err := c.TLS.Validate("kafka"); err != nil {
 		return err
 	}
-	if err := c.SASL.Validate(); err != nil {
+	if err := c.SASL.Validate("kafka."); err != nil {
 		return err
 	}
 	if c.Encoder == nil {

@@ -46,7 +46,7 @@ func New(cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := kafkaconn.Resolve(&cfg.TLS, &cfg.SASL)
+	conn, err := kafkaconn.Resolve("kafka.", &cfg.TLS, &cfg.SASL)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (c *Config) setDefaults() {
 
 // Validate checks the configuration; errors name the configuration key.
 func (c *Config) Validate() error {
-	if err := c.ConnConfig.Validate(); err != nil {
+	if err := c.ConnConfig.Validate("nats."); err != nil {
 		return err
 	}
 	if c.Subject == "" {

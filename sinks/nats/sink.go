@@ -46,7 +46,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	subject, _ := bus.ParseTemplate(cfg.Subject)
-	nc, err := cfg.Connect(cfg.Logger)
+	nc, err := cfg.Connect("nats.", cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

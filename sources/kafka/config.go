@@ -135,7 +135,7 @@ func (c *Config) setDefaults() {
 
 // Validate checks the configuration; errors name the configuration key.
 func (c *Config) Validate() error {
-	if err := kafkaconn.ValidateBrokers(c.Brokers); err != nil {
+	if err := kafkaconn.ValidateBrokers("", c.Brokers); err != nil {
 		return err
 	}
 	if c.Group == "" {
@@ -152,5 +152,5 @@ func (c *Config) Validate() error {
 	if err := c.TLS.Validate(""); err != nil {
 		return err
 	}
-	return c.SASL.Validate()
+	return c.SASL.Validate("")
 }

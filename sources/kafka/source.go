@@ -56,7 +56,7 @@ func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	conn, err := kafkaconn.Resolve(&cfg.TLS, &cfg.SASL)
+	conn, err := kafkaconn.Resolve("", &cfg.TLS, &cfg.SASL)
 	if err != nil {
 		return nil, err
 	}

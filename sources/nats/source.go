@@ -50,7 +50,7 @@ func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	nc, err := cfg.Connect(cfg.Logger)
+	nc, err := cfg.Connect("", cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
