@@ -274,27 +274,7 @@ func testSinkCloseWhileBusy(t *testing.T, f SinkFeatures, setup SinkSetup) {
 		}(w)
 	}
 	calls.Wait() // each publisher is under way
-	closed := make(chan error, 1)
-	go func() { closed <- p.Publisher.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("close: %v", err)
-		}
-	case <-time.After(f.Timeout):
-		t.Fatal("Close did not return while Publish calls were running")
-	}
-	close(stop)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(f.Timeout):
-		t.Fatal("Publish calls did not return after Close")
-	}
-	if err := p.Publisher.Publish(p.Topic, batches(9_000_000, 1, 1)...); err == nil {
-		t.Fatal("Publish after Close succeeded")
-	}
+	closePublishing(t, p.Publisher, p.Topic, stop, &wg, f.Timeout)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(written) == 0 {

@@ -364,13 +364,22 @@ func testCloseWhileBusy(t *testing.T, f Features, setup Setup) {
 			t.Fatal("subscriber channel not closed after Close")
 		}
 	}
-	go func() { closed <- p.Publisher.Close() }()
+	closePublishing(t, p.Publisher, p.Topic, stop, &wg, f.Timeout)
+}
+
+// closePublishing closes pub while the goroutines of wg are publishing to
+// it: Close must return, every Publish call must return once stop is
+// closed, and a Publish after Close must fail; each within timeout.
+func closePublishing(t *testing.T, pub message.Publisher, topic string, stop chan struct{}, wg *sync.WaitGroup, timeout time.Duration) {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- pub.Close() }()
 	select {
 	case err := <-closed:
 		if err != nil {
 			t.Errorf("publisher close: %v", err)
 		}
-	case <-time.After(f.Timeout):
+	case <-time.After(timeout):
 		t.Fatal("publisher Close did not return while Publish calls were running")
 	}
 	close(stop)
@@ -378,10 +387,10 @@ func testCloseWhileBusy(t *testing.T, f Features, setup Setup) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(f.Timeout):
+	case <-time.After(timeout):
 		t.Fatal("Publish calls did not return after Close")
 	}
-	if err := p.Publisher.Publish(p.Topic, batches(9_000_000, 1, 1)...); err == nil {
+	if err := pub.Publish(topic, batches(9_000_000, 1, 1)...); err == nil {
 		t.Fatal("Publish after Close succeeded")
 	}
 }
