@@ -289,7 +289,36 @@ func (s *Server) ready() bool {
 func (s *Server) Stop() error { return s.signal(syscall.SIGTERM) }
 
 // Kill ends rsyslogd with SIGKILL, as a crash would, and waits for it.
-func (s *Server) Kill() error { return s.signal(syscall.SIGKILL) }
+// A crash can cut rsyslogd's own write of a message into its output files
+// short; that torn line is a message the receiver did not store, so it is
+// cut off, as a receiver's recovery would drop it: the next instance's
+// first line must not be glued to it.
+func (s *Server) Kill() error {
+	if err := s.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	for _, f := range []string{s.RawFile, s.ParsedFile} {
+		if err := dropTornLine(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropTornLine truncates file after its last newline.
+func dropTornLine(file string) error {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 || b[len(b)-1] == '\n' {
+		return nil
+	}
+	return os.Truncate(file, int64(bytes.LastIndexByte(b, '\n')+1))
+}
 
 func (s *Server) signal(sig syscall.Signal) error {
 	s.mu.Lock()
