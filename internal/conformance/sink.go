@@ -300,18 +300,7 @@ func testSinkReconnect(t *testing.T, f SinkFeatures, setup SinkSetup) {
 
 	p.Restart(t)
 	restarted := time.Now()
-	for _, m := range batches(50, 5, 10) {
-		for {
-			err := p.Publisher.Publish(p.Topic, m)
-			if err == nil {
-				break
-			}
-			if time.Since(restarted) > f.Timeout {
-				t.Fatalf("publish still failing %s after the restart: %v", f.Timeout, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	publishAfterRestart(t, p.Publisher, p.Topic, batches(50, 5, 10), restarted, f.Timeout)
 	published := time.Since(restarted)
 	waitReceived(t, p, seqs(0, 100), f.Timeout)
 	t.Logf("after the restart: publish recovered in %s, delivery in %s", published.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))

@@ -406,22 +406,29 @@ func testReconnect(t *testing.T, f Features, setup Setup) {
 
 	// Publish like a router with a retry middleware: failures are retried
 	// until the deadline.
-	msgs := batches(50, 5, 10)
+	publishAfterRestart(t, p.Publisher, p.Topic, batches(50, 5, 10), restarted, f.Timeout)
+	published := time.Since(restarted)
+	collect(t, ch, seqs(50, 50), f.Timeout)
+	t.Logf("after the restart: publish recovered in %s, delivery in %s", published.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
+}
+
+// publishAfterRestart publishes each message, retrying a failed Publish
+// every 100ms (as a router's retry middleware would) until timeout has
+// passed since restarted.
+func publishAfterRestart(t *testing.T, pub message.Publisher, topic string, msgs []*message.Message, restarted time.Time, timeout time.Duration) {
+	t.Helper()
 	for _, m := range msgs {
 		for {
-			err := p.Publisher.Publish(p.Topic, m)
+			err := pub.Publish(topic, m)
 			if err == nil {
 				break
 			}
-			if time.Since(restarted) > f.Timeout {
-				t.Fatalf("publish still failing %s after the restart: %v", f.Timeout, err)
+			if time.Since(restarted) > timeout {
+				t.Fatalf("publish still failing %s after the restart: %v", timeout, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	published := time.Since(restarted)
-	collect(t, ch, seqs(50, 50), f.Timeout)
-	t.Logf("after the restart: publish recovered in %s, delivery in %s", published.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 }
 
 // String names a pair in failure messages.
