@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,6 +102,7 @@ examples:
 	var compat string
 	var shutdown time.Duration
 	var progress, failFast bool
+	var cpuProfile string
 	fs.StringVar(&cfgPath, "c", "", "pipeline configuration: sf-processor pipeline.json or YAML (default: the built-in pipeline)")
 	fs.StringVar(&cfgPath, "config", "", "same as -c (sf-processor's name)")
 	fs.StringVar(&driver, "driver", "", "source driver: file, socket, kafka or nats (default: the config's, else from INPUT)")
@@ -112,11 +114,19 @@ examples:
 	fs.BoolVar(&failFast, "fail-fast", false, "without a dead-letter sink, stop with an error when a batch still fails after every retry (settings retry.failfast)")
 	fs.StringVar(&compat, "compat", "", "sf-processor: every policy engine evaluates as sf-processor 0.7.0 does, to compare alerts side by side (overrides the policyengine's \"compat\" key; docs/migrating.md)")
 	fs.BoolVar(&progress, "progress", isTerminal(os.Stderr), "print a progress line with records/s and ETA when reading files")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (read it with go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return exitError{code: 2}
+	}
+	if cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return exitError{code: 2, msg: "--cpuprofile: " + err.Error()}
+		}
+		defer stopProfile()
 	}
 	if cfgPath == "" {
 		cfgPath = os.Getenv("CONFIG_PATH")
@@ -317,4 +327,21 @@ func (p *progressLine) finish() {
 	}
 	el := time.Since(p.start).Seconds()
 	fmt.Fprintf(p.w, "\r%d records, %.0f records/s, done                \n", p.records, float64(p.records)/el)
+}
+
+// startCPUProfile starts the runtime's CPU profiler writing to path; the
+// returned function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
