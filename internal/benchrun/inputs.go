@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -26,14 +27,14 @@ type input struct {
 
 // genSynth writes the generated trace with the binary's own generator, as a
 // user would, and counts its records by reading it back.
-func genSynth(ctx context.Context, o *options) (input, error) {
-	path := filepath.Join(o.dir, fmt.Sprintf("synth-%d-seed%d.sf", o.records, o.seed))
-	cmd := exec.CommandContext(ctx, o.bin, "gen", "--records", fmt.Sprint(o.records), "--seed", fmt.Sprint(o.seed), "-o", path)
+func genSynth(ctx context.Context, o *options, records int, name string) (input, error) {
+	path := filepath.Join(o.dir, fmt.Sprintf("synth-%d-seed%d.sf", records, o.seed))
+	cmd := exec.CommandContext(ctx, o.bin, "gen", "--records", fmt.Sprint(records), "--seed", fmt.Sprint(o.seed), "-o", path)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return input{}, fmt.Errorf("%s: %w\n%s", cmd, err, out)
 	}
-	in := input{Name: "synth", Path: path,
-		What: fmt.Sprintf("`sfconnector gen --records %d --seed %d`", o.records, o.seed)}
+	in := input{Name: name, Path: path,
+		What: fmt.Sprintf("`sfconnector gen --records %d --seed %d`", records, o.seed)}
 	return in, in.count()
 }
 
@@ -89,51 +90,134 @@ func writeReplay(o *options) (input, error) {
 	sort.Strings(traces)
 	var all []sysflow.Record
 	for _, p := range traces {
-		r, c, err := sysflow.OpenFile(p)
-		if err != nil {
+		if all, err = readAll(p, all); err != nil {
 			return input{}, err
 		}
-		for {
-			all, err = r.Next(all)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				c.Close()
-				return input{}, err
-			}
-		}
-		c.Close()
 	}
 	copies := o.copies
 	if copies == 0 {
 		copies = max(1, (o.records+len(all)/2)/len(all))
 	}
 	path := filepath.Join(o.dir, fmt.Sprintf("traces-x%d.sf", copies))
+	if err := writeCopies(path, all, copies); err != nil {
+		return input{}, err
+	}
+	in := input{Name: "traces", Path: path,
+		What: fmt.Sprintf("%d copies of the %d records of the %d real traces in ../shared/traces, one v5 file (sysflow.NewWriter, deflate)", copies, len(all), len(traces))}
+	return in, in.count()
+}
+
+// readAll appends the records of one trace file to recs.
+func readAll(path string, recs []sysflow.Record) ([]sysflow.Record, error) {
+	r, c, err := sysflow.OpenFile(path)
+	if err != nil {
+		return recs, err
+	}
+	defer c.Close()
+	for {
+		recs, err = r.Next(recs)
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return recs, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+}
+
+// writeCopies writes copies of recs, one after the other, into one v5
+// container file at path.
+func writeCopies(path string, recs []sysflow.Record, copies int) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return input{}, err
+		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	// a fixed sync marker keeps the file the same from run to run
 	w, err := sysflow.NewWriter(bw, sysflow.WriterOptions{Sync: [16]byte{'s', 'f', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'o', 'r', 'b', 'e', 'n', 'c', 'h'}})
 	if err != nil {
 		f.Close()
-		return input{}, err
+		return err
 	}
 	for range copies {
-		for i := range all {
-			if err := w.Write(&all[i]); err != nil {
+		for i := range recs {
+			if err := w.Write(&recs[i]); err != nil {
 				f.Close()
-				return input{}, err
+				return fmt.Errorf("writing %s: %w", path, err)
 			}
 		}
 	}
-	err = errors.Join(w.Close(), bw.Flush(), f.Close())
-	if err != nil {
-		return input{}, fmt.Errorf("writing %s: %w", path, err)
+	if err := errors.Join(w.Close(), bw.Flush(), f.Close()); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	in := input{Name: "traces", Path: path,
-		What: fmt.Sprintf("%d copies of the %d records of the %d real traces in ../shared/traces, one v5 file (sysflow.NewWriter, deflate)", copies, len(all), len(traces))}
-	return in, in.count()
+	return nil
+}
+
+// traceSelected reports whether a trace (its file name without .sf, or
+// "gen" for the generated trace) is picked by the -traces filter: a
+// comma-separated list of substrings, or of globs when they hold *, ? or [.
+func traceSelected(filter, name string) bool {
+	filter = strings.TrimSpace(filter)
+	if filter == "" {
+		return true
+	}
+	for _, f := range strings.Split(filter, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.ContainsAny(f, "*?[") {
+			if ok, err := filepath.Match(f, name); err == nil && ok {
+				return true
+			}
+			if ok, err := filepath.Match(f, name+".sf"); err == nil && ok {
+				return true
+			}
+			continue
+		}
+		if strings.Contains(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeTraceRepeats writes, for every real trace the -traces filter picks,
+// one file holding as many copies of its records as make at least
+// o.traceRecords records. On an error it still returns the inputs written
+// so far, for the caller to remove.
+func writeTraceRepeats(o *options, logf func(string, ...any)) ([]input, error) {
+	traces, err := filepath.Glob(filepath.Join(o.shared, "traces", "*.sf"))
+	if err != nil || len(traces) == 0 {
+		return nil, fmt.Errorf("no traces in %s/traces", o.shared)
+	}
+	sort.Strings(traces)
+	var ins []input
+	var recs []sysflow.Record
+	for _, p := range traces {
+		name := strings.TrimSuffix(filepath.Base(p), ".sf")
+		if !traceSelected(o.traces, name) {
+			continue
+		}
+		if recs, err = readAll(p, recs[:0]); err != nil {
+			return ins, err
+		}
+		if len(recs) == 0 {
+			return ins, fmt.Errorf("%s: no records", p)
+		}
+		copies := (o.traceRecords + len(recs) - 1) / len(recs)
+		path := filepath.Join(o.dir, fmt.Sprintf("%s-x%d.sf", name, copies))
+		logf("writing %s: %d copies of its %d records", filepath.Base(path), copies, len(recs))
+		if err := writeCopies(path, recs, copies); err != nil {
+			return ins, err
+		}
+		in := input{Name: name, Path: path,
+			What: fmt.Sprintf("%d copies of its %d records (sysflow.NewWriter)", copies, len(recs))}
+		if err := in.count(); err != nil {
+			os.Remove(path)
+			return ins, err
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
 }

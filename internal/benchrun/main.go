@@ -39,6 +39,13 @@ type options struct {
 	keep     bool
 	noDD     bool
 	progress io.Writer
+
+	aggregate    bool   // issue 6's table: the two large inputs
+	perTrace     bool   // issue 13's table: every real trace and a generated one
+	traces       string // -traces filter
+	traceRecords int    // each real trace repeated to at least this many records
+	genRecords   int    // records of the per-trace generated trace
+	profile      string // directory of CPU profiles, one run per cell
 }
 
 func (o *options) setDefaults() {
@@ -64,6 +71,15 @@ func (o *options) Validate() error {
 	if o.records <= 0 {
 		return fmt.Errorf("-records %d: must be positive", o.records)
 	}
+	if o.perTrace && o.traceRecords <= 0 {
+		return fmt.Errorf("-trace-records %d: must be positive", o.traceRecords)
+	}
+	if o.genRecords < 0 {
+		return fmt.Errorf("-gen-records %d: must not be negative", o.genRecords)
+	}
+	if !o.aggregate && !o.perTrace {
+		return errors.New("-aggregate=false and -per-trace=false: nothing to measure")
+	}
 	if o.copies < 0 {
 		return fmt.Errorf("-copies %d: must not be negative", o.copies)
 	}
@@ -77,13 +93,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.bin, "bin", "bin/sfconnector", "the sfconnector binary to measure")
 	fs.StringVar(&o.dir, "dir", "", "scratch directory for inputs, configurations and outputs (default $TMPDIR/sfconnector-bench)")
 	fs.StringVar(&o.shared, "shared", "", "the shared material (default ../shared beside the repository)")
-	fs.IntVar(&o.records, "records", 4_467_800, "events in the generated trace (the reference's input had 4,467,800 records)")
+	fs.IntVar(&o.records, "records", 4_467_800, "events in the aggregate table's generated trace (the reference's input had 4,467,800 records)")
 	fs.Uint64Var(&o.seed, "seed", 42, "seed of the generated trace")
 	fs.IntVar(&o.copies, "copies", 0, "copies of the real traces' records in the replay input (default: as many as make about -records records)")
-	fs.IntVar(&o.runs, "runs", 3, "runs of each measurement; the table shows the medians")
-	fs.StringVar(&o.only, "only", "", "comma-separated measurements to run (reader1, reader, discard, enrich, alert, compile); default all")
+	fs.IntVar(&o.runs, "runs", 3, "runs of each measurement; the tables show the medians")
+	fs.StringVar(&o.only, "only", "", "comma-separated modes to run (reader1, reader, discard, enrich, alert, bundled, sigma, compile); default all")
+	fs.BoolVar(&o.aggregate, "aggregate", false, "also measure issue 6's aggregate table (the -records generated trace and one replay of every trace; about 5 more minutes)")
+	fs.BoolVar(&o.perTrace, "per-trace", true, "measure the per-trace table (issue 13): every real trace repeated, and a generated trace")
+	fs.StringVar(&o.traces, "traces", "", "comma-separated substrings or globs of the per-trace inputs to run (trace file names; \"gen\": the generated trace); default all")
+	fs.IntVar(&o.traceRecords, "trace-records", 400_000, "each real trace is repeated to at least this many records")
+	fs.IntVar(&o.genRecords, "gen-records", 1_000_000, "events of the per-trace generated trace (0: none)")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile (--cpuprofile) of one more run of each per-trace cell into this directory")
 	fs.StringVar(&o.out, "o", "", "also write the report to this file")
-	fs.BoolVar(&o.keep, "keep", false, "keep the inputs and outputs in -dir")
+	fs.BoolVar(&o.keep, "keep", false, "keep the inputs, configurations, logs and outputs in -dir")
 	fs.BoolVar(&o.noDD, "no-dd", false, "skip the dd measurement of the disk's write speed")
 	if err := fs.Parse(args); err != nil {
 		return err

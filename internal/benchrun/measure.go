@@ -27,6 +27,8 @@ type pipeline struct {
 	Discard bool     // {{OUT}} is /dev/null
 	Ref     reference
 	Target  string
+	// PerTraceOnly pipelines are not part of the aggregate table.
+	PerTraceOnly bool
 }
 
 // reference holds the reference processor's figures for a pipeline.
@@ -81,6 +83,55 @@ const alertConfig = `pipeline:
     file.path: {{OUT}}
 `
 
+// bundledConfig runs alert mode without a policies key: the policy engine
+// then loads the bundled default policies (policies/default).
+const bundledConfig = `pipeline:
+  - processor: sysflowreader
+    handler: flattener
+    in: sysflow sysflowchan
+    out: flat flattenerchan
+  - processor: policyengine
+    in: flat flattenerchan
+    out: evt eventchan
+    mode: alert
+    monitor: none
+  - processor: exporter
+    in: evt eventchan
+    export: file
+    format: json
+    file.path: {{OUT}}
+`
+
+// sigmaConfig runs the SigmaHQ Linux rules the reference ships, with its
+// field mapping, as docs/policies.md describes.
+const sigmaConfig = `pipeline:
+  - processor: sysflowreader
+    handler: flattener
+    in: sysflow sysflowchan
+    out: flat flattenerchan
+  - processor: policyengine
+    in: flat flattenerchan
+    out: evt eventchan
+    mode: alert
+    monitor: none
+    language: sigma
+    policies: {{SIGMA}}/rules
+    config: {{SIGMA}}/config/sysflow.yml
+  - processor: exporter
+    in: evt eventchan
+    export: file
+    format: json
+    file.path: {{OUT}}
+`
+
+// configFor writes the pipeline's configuration with its placeholders
+// replaced.
+func configFor(o *options, p pipeline, outPath string) string {
+	return strings.NewReplacer("{{OUT}}", outPath,
+		"{{POLICIES}}", filepath.Join(o.shared, "policies", "sf-processor", "runtimeintegrity"),
+		"{{SIGMA}}", filepath.Join(o.shared, "policies", "sf-processor", "sigma")).Replace(p.Config)
+}
+
 func pipelines() []pipeline {
 	return []pipeline{
 		{Key: "reader1", Title: "read + decode + flatten, null exporter, one core (GOMAXPROCS=1)", Config: readerConfig,
@@ -96,6 +147,10 @@ func pipelines() []pipeline {
 		{Key: "alert", Title: "alert, runtimeintegrity (79 rules), alerts as JSON to file", Config: alertConfig, Output: true,
 			Ref:    reference{Rate: 13.3e3, CPUms: 145000, RSSMB: 411, Source: "both cores"},
 			Target: ">= 270k records/s on two cores, peak RSS <= 100 MB"},
+		{Key: "bundled", Title: "alert, bundled default policies, alerts as JSON to file", Config: bundledConfig, Output: true,
+			PerTraceOnly: true},
+		{Key: "sigma", Title: "alert, shipped Sigma rules (sf-processor's SigmaHQ Linux rules and mapping), alerts as JSON to file",
+			Config: sigmaConfig, Output: true, PerTraceOnly: true},
 	}
 }
 
@@ -118,6 +173,8 @@ type cell struct {
 	// DiskSync is dd's speed writing as many bytes as the runs wrote, through
 	// the page cache and synced, measured right after them (bytes/s).
 	DiskSync float64
+	// Profile is the CPU profile of one extra run (-profile), if any.
+	Profile string
 }
 
 func (c *cell) median(f func(runResult) float64) float64 {
@@ -162,13 +219,16 @@ func (c *cell) OutBytesPerLine() float64 {
 
 // report is everything the harness measured.
 type report struct {
-	Started  time.Time
-	Elapsed  time.Duration
-	Machine  machine
-	Inputs   []input
-	Cells    []cell
-	Compile  []time.Duration // in-process policies.Load of the 79 rules
-	Validate []time.Duration // `sfconnector validate -c alert.yaml`, process included
+	Started time.Time
+	Elapsed time.Duration
+	Machine machine
+	Inputs  []input
+	Cells   []cell // the aggregate table
+	// TraceInputs and PerTrace are the per-trace report's inputs and cells.
+	TraceInputs []input
+	PerTrace    []cell
+	Compile     []time.Duration // in-process policies.Load of the 79 rules
+	Validate    []time.Duration // `sfconnector validate -c alert.yaml`, process included
 	DiskDirect,
 	DiskSync float64 // dd's bytes/s
 	LoadAfter string
@@ -182,7 +242,7 @@ func measure(ctx context.Context, o *options) (*report, error) {
 	rep := &report{Started: time.Now(), Machine: describeMachine(o), Opts: o}
 	logf := func(format string, args ...any) { fmt.Fprintf(o.progress, "benchrun: "+format+"\n", args...) }
 
-	if !o.noDD {
+	if !o.noDD && o.aggregate {
 		var err error
 		logf("dd: measuring the disk's write speed in %s", o.dir)
 		if rep.DiskDirect, err = ddSpeed(ctx, o.dir, 1<<10, "oflag=direct"); err != nil {
@@ -194,32 +254,56 @@ func measure(ctx context.Context, o *options) (*report, error) {
 			return nil, err
 		}
 	}
+	want := o.modes()
+	if o.aggregate {
+		if err := measureAggregate(ctx, o, rep, want, logf); err != nil {
+			return nil, err
+		}
+	}
+	if o.perTrace {
+		if err := measurePerTrace(ctx, o, rep, want, logf); err != nil {
+			return nil, err
+		}
+	}
+	rep.LoadAfter = loadAverage()
+	return rep, nil
+}
 
-	logf("generating the synthetic trace (%d events)", o.records)
-	synth, err := genSynth(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	logf("writing the replay of the real traces")
-	replay, err := writeReplay(o)
-	if err != nil {
-		return nil, err
-	}
-	rep.Inputs = []input{synth, replay}
-	if !o.keep {
-		defer os.Remove(synth.Path)
-		defer os.Remove(replay.Path)
-	}
-
-	policyDir := filepath.Join(o.shared, "policies", "sf-processor", "runtimeintegrity")
+// modes is -only as a set; empty: every mode.
+func (o *options) modes() map[string]bool {
 	want := map[string]bool{}
 	for _, k := range strings.Split(o.only, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			want[k] = true
 		}
 	}
+	return want
+}
+
+// measureAggregate is issue 6's table: the generated trace of -records
+// events and the replay of every real trace, one file.
+func measureAggregate(ctx context.Context, o *options, rep *report, want map[string]bool, logf func(string, ...any)) error {
+	logf("generating the synthetic trace (%d events)", o.records)
+	synth, err := genSynth(ctx, o, o.records, "synth")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.Remove(synth.Path)
+	}
+	logf("writing the replay of the real traces")
+	replay, err := writeReplay(o)
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.Remove(replay.Path)
+	}
+	rep.Inputs = []input{synth, replay}
+
+	policyDir := filepath.Join(o.shared, "policies", "sf-processor", "runtimeintegrity")
 	for _, p := range pipelines() {
-		if len(want) > 0 && !want[p.Key] {
+		if p.PerTraceOnly || len(want) > 0 && !want[p.Key] {
 			continue
 		}
 		cfgPath := filepath.Join(o.dir, p.Key+".yaml")
@@ -227,29 +311,24 @@ func measure(ctx context.Context, o *options) (*report, error) {
 		if p.Discard {
 			outPath = os.DevNull
 		}
-		cfg := strings.NewReplacer("{{OUT}}", outPath, "{{POLICIES}}", policyDir).Replace(p.Config)
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			return nil, err
+		if err := os.WriteFile(cfgPath, []byte(configFor(o, p, outPath)), 0o644); err != nil {
+			return err
+		}
+		if !o.keep {
+			defer os.Remove(cfgPath)
 		}
 		for _, in := range rep.Inputs {
 			c := cell{P: p, In: in}
 			for i := range o.runs {
 				logf("%s on %s, run %d of %d", p.Key, in.Name, i+1, o.runs)
-				r, err := runOnce(ctx, o, p, cfgPath, outPath, in, i == 0)
+				r, err := runOnce(ctx, o, p, cfgPath, outPath, in, i == 0, "")
 				if err != nil {
-					return nil, err
+					return err
 				}
 				c.Runs = append(c.Runs, r)
 			}
-			if p.Key == "enrich" && !o.noDD && len(c.Runs) > 0 {
-				// the disk's own speed for the same bytes, as the target
-				// allows: measured now, in the same state as the runs
-				os.Remove(outPath)
-				logf("dd: writing %s through the page cache, as the enrich runs did", mb(float64(c.Runs[0].OutBytes)))
-				mib := max(1, c.Runs[0].OutBytes>>20)
-				if c.DiskSync, err = ddSpeed(ctx, o.dir, mib, "conv=fdatasync"); err != nil {
-					return nil, err
-				}
+			if err := ddAfter(ctx, o, &c, outPath, logf); err != nil {
+				return err
 			}
 			if p.Output && !o.keep {
 				os.Remove(outPath)
@@ -264,30 +343,48 @@ func measure(ctx context.Context, o *options) (*report, error) {
 		for range 5 {
 			start := time.Now()
 			if _, _, err := policies.Load([]string{policyDir}, policies.Options{Logger: quiet}); err != nil {
-				return nil, fmt.Errorf("loading %s: %w", policyDir, err)
+				return fmt.Errorf("loading %s: %w", policyDir, err)
 			}
 			rep.Compile = append(rep.Compile, time.Since(start))
 		}
 		cfgPath := filepath.Join(o.dir, "alert.yaml")
 		cfg := strings.NewReplacer("{{OUT}}", filepath.Join(o.dir, "alert.out"), "{{POLICIES}}", policyDir).Replace(alertConfig)
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			return nil, err
+			return err
+		}
+		if !o.keep {
+			defer os.Remove(cfgPath)
 		}
 		for range o.runs {
 			start := time.Now()
 			cmd := exec.CommandContext(ctx, o.bin, "validate", "-c", cfgPath)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("%s: %w\n%s", cmd, err, out)
+				return fmt.Errorf("%s: %w\n%s", cmd, err, out)
 			}
 			rep.Validate = append(rep.Validate, time.Since(start))
 		}
 	}
-	rep.LoadAfter = loadAverage()
-	return rep, nil
+	return nil
 }
 
-// runOnce runs the binary on one input and takes its rusage.
-func runOnce(ctx context.Context, o *options, p pipeline, cfgPath, outPath string, in input, first bool) (runResult, error) {
+// ddAfter measures, for the enrich-to-file pipeline, dd writing as many
+// bytes as the runs wrote, right after them and in the same state: the
+// disk's own speed the target compares with.
+func ddAfter(ctx context.Context, o *options, c *cell, outPath string, logf func(string, ...any)) error {
+	if c.P.Key != "enrich" || o.noDD || len(c.Runs) == 0 {
+		return nil
+	}
+	os.Remove(outPath)
+	logf("dd: writing %s through the page cache, as the enrich runs did", mb(float64(c.Runs[0].OutBytes)))
+	mib := max(1, c.Runs[0].OutBytes>>20)
+	var err error
+	c.DiskSync, err = ddSpeed(ctx, o.dir, mib, "conv=fdatasync")
+	return err
+}
+
+// runOnce runs the binary on one input and takes its rusage. With profile
+// set, the child writes a CPU profile there (--cpuprofile).
+func runOnce(ctx context.Context, o *options, p pipeline, cfgPath, outPath string, in input, first bool, profile string) (runResult, error) {
 	if p.Output {
 		if err := os.Remove(outPath); err != nil && !os.IsNotExist(err) {
 			return runResult{}, err
@@ -299,11 +396,18 @@ func runOnce(ctx context.Context, o *options, p pipeline, cfgPath, outPath strin
 		return runResult{}, err
 	}
 	defer logFile.Close()
+	if !o.keep {
+		defer os.Remove(logPath)
+	}
 	// no dirty pages of earlier steps left for this run to wait on
 	if err := exec.CommandContext(ctx, "sync").Run(); err != nil {
 		return runResult{}, fmt.Errorf("sync: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, o.bin, "run", "-c", cfgPath, "--progress=false", "--log", "warn", in.Path)
+	args := []string{"run", "-c", cfgPath, "--progress=false", "--log", "warn"}
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile)
+	}
+	cmd := exec.CommandContext(ctx, o.bin, append(args, in.Path)...)
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	r := runResult{Load: loadAverage(), OutLines: -1}
@@ -326,16 +430,23 @@ func runOnce(ctx context.Context, o *options, p pipeline, cfgPath, outPath strin
 	r.MaxRSSKB = ru.Maxrss // kilobytes on Linux
 	if p.Output {
 		st, err := os.Stat(outPath)
-		if err != nil {
+		switch {
+		case err == nil:
+			r.OutBytes = st.Size()
+		case os.IsNotExist(err) && p.Key != "enrich":
+			// an alert run on a trace without alerts may write nothing
+		default:
 			return r, fmt.Errorf("%s wrote no output: %w", p.Key, err)
 		}
-		r.OutBytes = st.Size()
-		if r.OutBytes == 0 {
+		if r.OutBytes == 0 && p.Key == "enrich" {
 			return r, fmt.Errorf("%s on %s: empty output %s", p.Key, in.Name, outPath)
 		}
 		if first {
-			if r.OutLines, err = countLines(outPath); err != nil {
-				return r, err
+			r.OutLines = 0
+			if r.OutBytes > 0 {
+				if r.OutLines, err = countLines(outPath); err != nil {
+					return r, err
+				}
 			}
 		}
 	}

@@ -20,8 +20,18 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "- disk write speed (dd bs=1M in the bench directory): %s with oflag=direct (1 GiB), %s with conv=fdatasync (4 GiB, through the page cache as the file sink writes)\n",
 			mbps(r.DiskDirect), mbps(r.DiskSync))
 	}
-	fmt.Fprintf(w, "- %d runs of each measurement; the table shows the median of each column; the harness took %s\n\n",
+	fmt.Fprintf(w, "- %d runs of each measurement; the tables show the median of each column; the harness took %s\n\n",
 		r.Opts.runs, r.Elapsed.Round(time.Second))
+	if len(r.Cells) > 0 || len(r.Compile) > 0 {
+		r.writeAggregate(w)
+	}
+	if len(r.PerTrace) > 0 {
+		r.writePerTrace(w)
+	}
+}
+
+// writeAggregate prints issue 6's table: the two large inputs.
+func (r *report) writeAggregate(w io.Writer) {
 
 	fmt.Fprintln(w, "Inputs:")
 	fmt.Fprintln(w)
