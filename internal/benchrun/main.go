@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,20 @@ func (o *options) Validate() error {
 	}
 	if !o.aggregate && !o.perTrace {
 		return errors.New("-aggregate=false and -per-trace=false: nothing to measure")
+	}
+	known := map[string]bool{"compile": true}
+	for _, p := range pipelines() {
+		known[p.Key] = true
+	}
+	perTraceAny := false
+	for k := range o.modes() {
+		if !known[k] {
+			return fmt.Errorf("-only %q: no mode %q (reader1, reader, discard, enrich, alert, bundled, sigma, compile)", o.only, k)
+		}
+		perTraceAny = perTraceAny || slices.Contains(perTraceModes, k)
+	}
+	if o.perTrace && !o.aggregate && len(o.modes()) > 0 && !perTraceAny {
+		return fmt.Errorf("-only %q: none of the per-trace modes (%s); add -aggregate for reader1 and compile", o.only, strings.Join(perTraceModes, ", "))
 	}
 	if o.copies < 0 {
 		return fmt.Errorf("-copies %d: must not be negative", o.copies)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,33 @@ func TestTraceSelected(t *testing.T) {
 		if got := traceSelected(tc.filter, tc.name); got != tc.want {
 			t.Errorf("traceSelected(%q, %q) = %v, want %v", tc.filter, tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestValidateOnly(t *testing.T) {
+	bin := t.TempDir() + "/sfconnector"
+	if err := os.WriteFile(bin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := options{bin: bin, shared: "/nonexistent", records: 1, perTrace: true, traceRecords: 1}
+	for only, wantErr := range map[string]string{
+		"":                "",
+		"alert,sigma":     "",
+		"alert, bundled":  "",
+		"alrt":            `no mode "alrt"`,
+		"compile":         "none of the per-trace modes",
+		"reader1,compile": "none of the per-trace modes",
+	} {
+		o := base
+		o.only = only
+		err := o.Validate()
+		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Errorf("-only %q: error %v, want one containing %q", only, err, wantErr)
+		}
+	}
+	o := base
+	o.only, o.aggregate = "compile", true
+	if err := o.Validate(); err != nil {
+		t.Errorf("-only compile -aggregate: %v", err)
 	}
 }
