@@ -20,7 +20,7 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "- disk write speed (dd bs=1M in the bench directory): %s with oflag=direct (1 GiB), %s with conv=fdatasync (4 GiB, through the page cache as the file sink writes)\n",
 			mbps(r.DiskDirect), mbps(r.DiskSync))
 	}
-	fmt.Fprintf(w, "- %d runs of each measurement; the tables show the median of each column; the harness took %s\n\n",
+	fmt.Fprintf(w, "- runs of each measurement: %d; the tables show the median of each column; the harness took %s\n\n",
 		r.Opts.runs, r.Elapsed.Round(time.Second))
 	if len(r.Cells) > 0 || len(r.Compile) > 0 {
 		r.writeAggregate(w)
