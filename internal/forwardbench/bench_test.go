@@ -245,4 +245,3 @@ func deleteStream(url, stream string) {
 	js, _ := jetstream.New(nc)
 	_ = js.DeleteStream(context.Background(), stream)
 }
-
