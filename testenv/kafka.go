@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // KafkaOptions configures a kfake cluster. The zero value is a one-broker
@@ -211,4 +213,61 @@ func StartKafka(t testing.TB, opts KafkaOptions) *KafkaCluster {
 	}
 	t.Cleanup(k.Close)
 	return k
+}
+
+// DisturbProduce makes the cluster misbehave on produce requests, counted
+// from 1 in the order it receives them: every failEvery-th is answered
+// with NOT_LEADER_OR_FOLLOWER for all its partitions and appends nothing (a
+// retriable error, as during a leader change); every delayEvery-th is held
+// for delay before the cluster handles it, so requests sent after it may be
+// handled first. 0 disables either. It returns how many requests were
+// failed and delayed so far. Ordering and delivery tests use it: a client
+// with several produce requests in flight per partition that retried or
+// raced them naively would reorder or duplicate records.
+func (k *KafkaCluster) DisturbProduce(failEvery, delayEvery int, delay time.Duration) (stats func() (failed, delayed int)) {
+	k.mu.Lock()
+	c := k.c
+	k.mu.Unlock()
+	var mu sync.Mutex
+	n, failed, delayed := 0, 0, 0
+	c.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.ProduceRequest)
+		mu.Lock()
+		n++
+		fail := failEvery > 0 && n%failEvery == 0
+		hold := !fail && delayEvery > 0 && n%delayEvery == 0
+		if fail {
+			failed++
+		}
+		if hold {
+			delayed++
+		}
+		mu.Unlock()
+		if hold {
+			c.SleepControl(func() { time.Sleep(delay) })
+			return nil, nil, false
+		}
+		if !fail {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, t := range req.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	return func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed, delayed
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,14 +88,20 @@ func avroEncoder(b *testing.B) (*avro.Encoder, *avro.Decoder) {
 	return enc, avro.NewDecoder(reg)
 }
 
-func kafkaCluster(b *testing.B) []string {
-	// In memory: the benchmark measures the client path, not kfake's disk.
-	k, err := testenv.NewKafkaCluster(testenv.KafkaOptions{Partitions: 6})
-	if err != nil {
-		b.Fatal(err)
+// kafkaCluster starts a six-partition kfake broker in a process of its
+// own (testenv/cmd/kafka, in memory): the benchmark measures the client
+// path, not kfake's disk, and the broker's CPU is not the test process's.
+func kafkaCluster(b *testing.B) *testenv.KafkaProcess {
+	return testenv.StartKafkaProcess(b, 6)
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
-	b.Cleanup(k.Close)
-	return k.Addrs()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkFileToKafka: the edge-to-Kafka forwarder's path, acks=all,
@@ -103,9 +110,9 @@ func BenchmarkFileToKafka(b *testing.B) {
 	for _, comp := range []string{"none", "zstd"} {
 		b.Run("compression="+comp, func(b *testing.B) {
 			files := shared.Traces(b)
-			brokers := kafkaCluster(b)
+			k := kafkaCluster(b)
 			enc, _ := avroEncoder(b)
-			sink, err := sinkkafka.New(sinkkafka.Config{Brokers: brokers, Topic: testenv.Name(b, "fwd"),
+			sink, err := sinkkafka.New(sinkkafka.Config{Brokers: k.Addrs(), Topic: testenv.Name(b, "fwd"),
 				CreateTopics: true, Partitions: 6, Compression: comp, Encoder: enc})
 			if err != nil {
 				b.Fatal(err)
@@ -113,12 +120,22 @@ func BenchmarkFileToKafka(b *testing.B) {
 			defer sink.Close()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, broker0 := processCPU(), k.CPU()
 			events := 0
 			for i := 0; i < b.N; i++ {
 				events += forwardFiles(b, files, sink)
 			}
+			b.StopTimer()
+			cpu, broker := processCPU()-cpu0, k.CPU()-broker0
 			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "records/s")
 			b.ReportMetric(float64(events)/float64(b.N), "records/op")
+			// CPU per wall second (2.0 = both cores of this machine) of the
+			// forwarder (this process) and of the broker process.
+			b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "client-cores")
+			b.ReportMetric(broker.Seconds()/b.Elapsed().Seconds(), "broker-cores")
+			// CPU per record: what bounds records/s once the cores are busy.
+			b.ReportMetric(float64(cpu.Microseconds())/float64(events), "client-us/record")
+			b.ReportMetric(float64(broker.Microseconds())/float64(events), "broker-us/record")
 		})
 	}
 }
@@ -129,7 +146,7 @@ func BenchmarkFileToKafka(b *testing.B) {
 // are handled at once, as a Watermill router runs handlers concurrently.
 func BenchmarkKafkaToNATS(b *testing.B) {
 	files := shared.Traces(b)
-	brokers := kafkaCluster(b)
+	brokers := kafkaCluster(b).Addrs()
 	enc, dec := avroEncoder(b)
 	topic := testenv.Name(b, "k2n")
 	ksink, err := sinkkafka.New(sinkkafka.Config{Brokers: brokers, Topic: topic, CreateTopics: true, Partitions: 6, Encoder: enc})
