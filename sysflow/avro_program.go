@@ -650,8 +650,8 @@ func envArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
 			return s, err
 		}
 		return func(d *dec, t *T) {
-			if d.cache.off {
-				s(d, t)
+			if d.cache.off || d.err != nil {
+				s(d, t) // the plain step: a failed read keeps its error
 				return
 			}
 			start := d.p
