@@ -24,6 +24,7 @@ type dedupTable[V any] struct {
 	seed   maphash.Seed
 	slots  []dedupSlot[V]
 	nslots int
+	stores int // since the table last grew
 	used   int // bytes held, counted as the entries' sizes
 	budget int
 	maxKey int
@@ -48,7 +49,7 @@ func (t *dedupTable[V]) lookup(raw []byte) (v V, slot int, ok bool) {
 	}
 	if t.slots == nil {
 		t.seed = maphash.MakeSeed()
-		t.slots = make([]dedupSlot[V], t.nslots)
+		t.slots = make([]dedupSlot[V], min(dedupFirstSlots, t.nslots))
 	}
 	slot = int(maphash.Bytes(t.seed, raw) % uint64(len(t.slots)))
 	s := &t.slots[slot]
@@ -64,6 +65,11 @@ func (t *dedupTable[V]) store(slot int, raw []byte, v V, size int) {
 	if slot < 0 {
 		return
 	}
+	t.stores++
+	if t.stores > len(t.slots) && len(t.slots) < t.nslots {
+		t.grow()
+		slot = int(maphash.Bytes(t.seed, raw) % uint64(len(t.slots)))
+	}
 	s := &t.slots[slot]
 	if s.full {
 		t.used -= s.size
@@ -78,6 +84,28 @@ func (t *dedupTable[V]) store(slot int, raw []byte, v V, size int) {
 	s.key = append(s.key[:0], raw...)
 	s.val, s.size, s.full = v, size, true
 	t.used += size
+}
+
+// A table starts small, so that a decoder reading a short trace pays
+// little for it, and doubles (up to nslots) once it has stored as many
+// entries as it has slots.
+const dedupFirstSlots = 256
+
+func (t *dedupTable[V]) grow() {
+	old := t.slots
+	t.slots = make([]dedupSlot[V], min(2*len(old), t.nslots))
+	t.stores = 0
+	for i := range old {
+		if o := &old[i]; o.full {
+			t.slots[maphash.Bytes(t.seed, o.key)%uint64(len(t.slots))] = *o
+		}
+	}
+	t.used = 0
+	for i := range t.slots {
+		if t.slots[i].full {
+			t.used += t.slots[i].size
+		}
+	}
 }
 
 // decoderCache holds a decoder's tables. Budgets: a few MB in all, next to

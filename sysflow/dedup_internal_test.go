@@ -82,3 +82,54 @@ func dumpAll(recs []Record) string {
 	}
 	return s
 }
+
+// TestDedupTable checks the table's rules: a value is found by equal bytes
+// only, growing keeps every entry, the budget bounds what is held, and keys
+// over the size limit are never remembered.
+func TestDedupTable(t *testing.T) {
+	tab := newDedupTable[int](1024, 10_000, 64)
+	key := func(i int) []byte { return []byte(fmt.Sprintf("key-%04d", i)) }
+	stored := 0
+	for i := range 600 {
+		_, slot, ok := tab.lookup(key(i))
+		if ok {
+			t.Fatalf("key %d found before it was stored", i)
+		}
+		tab.store(slot, key(i), i, 0)
+		stored++
+	}
+	if len(tab.slots) <= dedupFirstSlots {
+		t.Fatalf("table did not grow: %d slots after %d stores", len(tab.slots), stored)
+	}
+	found := 0
+	for i := range 600 {
+		v, _, ok := tab.lookup(key(i))
+		if ok {
+			found++
+			if v != i {
+				t.Fatalf("key %d gives value %d", i, v)
+			}
+		}
+	}
+	// direct-mapped: collisions replace, so not all are there, but most
+	if found < 300 {
+		t.Fatalf("only %d of 600 entries found", found)
+	}
+	if tab.used > tab.budget {
+		t.Fatalf("%d bytes held over a budget of %d", tab.used, tab.budget)
+	}
+	big := make([]byte, 100)
+	_, slot, _ := tab.lookup(big)
+	tab.store(slot, big, 1, 0)
+	if _, _, ok := tab.lookup(big); ok {
+		t.Fatal("a key over the size limit was remembered")
+	}
+	small := newDedupTable[int](16, 100, 64)
+	for i := range 16 {
+		_, slot, _ := small.lookup(key(i))
+		small.store(slot, key(i), i, 40)
+	}
+	if small.used > 100 {
+		t.Fatalf("%d bytes held over a budget of 100", small.used)
+	}
+}
