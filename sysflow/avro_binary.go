@@ -32,9 +32,11 @@ type dec struct {
 	slabs recordSlabs
 	// scratch holds the entity being decoded before it is detached
 	scratch struct {
-		process Process
-		file    File
+		process  Process
+		file     File
+		envOwned bool // process.Env is detached already (from cache.env)
 	}
+	cache decoderCache
 }
 
 func (d *dec) reset(b []byte) {
@@ -185,6 +187,39 @@ func (d *dec) blockCount(minItem int) int {
 	return int(n)
 }
 
+// skipStrings reads past an array of strings (or bytes) and returns how
+// many items it held and their total length, in a loop tight enough for
+// environments of hundreds of short strings.
+func (d *dec) skipStrings() (count, total int) {
+	for d.err == nil {
+		n := d.blockCount(1)
+		if n == 0 {
+			break
+		}
+		count += n
+		for i := 0; i < n; i++ {
+			if d.p < len(d.b) {
+				if c := d.b[d.p]; c < 0x80 && c&1 == 0 {
+					// a one-byte length, not negative
+					l := int(c >> 1)
+					if l > len(d.b)-d.p-1 {
+						d.fail(errTruncated)
+						return
+					}
+					d.p += 1 + l
+					total += l
+					continue
+				}
+			}
+			total += len(d.bytes())
+			if d.err != nil {
+				return
+			}
+		}
+	}
+	return
+}
+
 // skip reads past one value of the writer type n: fields we have no place for.
 func (d *dec) skip(n *schemaNode, depth int) {
 	if d.err != nil {
@@ -220,6 +255,10 @@ func (d *dec) skip(n *schemaNode, depth int) {
 		}
 		d.skip(n.branches[i], depth+1)
 	case tArray, tMap:
+		if n.typ == tArray && (n.items.typ == tString || n.items.typ == tBytes) {
+			d.skipStrings() // environments and argument lists: hundreds of items
+			return
+		}
 		min := minSize(n.items, 0)
 		if n.typ == tMap {
 			min++ // the key's length

@@ -255,12 +255,22 @@ func compileBranch(w *schemaNode) (func(*dec, *Record), error) {
 			func(r *Record, t *Container) { *r = Record{Kind: KindContainer, Container: t} })
 	case "Process":
 		// processes and files outlive their batch in the flattener's
-		// tables: decoded into scratch space and detached (see detach.go)
-		return makeBranch(w, processSpecs, func(d *dec) *Process { d.scratch.process = Process{}; return &d.scratch.process },
-			func(r *Record, t *Process) { *r = Record{Kind: KindProcess, Process: t.detach()} })
+		// tables: decoded into scratch space and detached (see detach.go),
+		// or the same bytes seen recently give the same value (dedup.go)
+		return makeEntityBranch(w, processSpecs,
+			func(d *dec) *dedupTable[*Process] { return &d.cache.tables().proc },
+			func(d *dec) *Process {
+				d.scratch.process, d.scratch.envOwned = Process{}, false
+				return &d.scratch.process
+			},
+			detachProcess, (*Process).size,
+			func(r *Record, t *Process) { *r = Record{Kind: KindProcess, Process: t} })
 	case "File":
-		return makeBranch(w, fileSpecs, func(d *dec) *File { d.scratch.file = File{}; return &d.scratch.file },
-			func(r *Record, t *File) { *r = Record{Kind: KindFile, File: t.detach()} })
+		return makeEntityBranch(w, fileSpecs,
+			func(d *dec) *dedupTable[*File] { return &d.cache.tables().file },
+			func(d *dec) *File { d.scratch.file = File{}; return &d.scratch.file },
+			func(_ *dec, f *File) *File { return f.detach() }, (*File).size,
+			func(r *Record, t *File) { *r = Record{Kind: KindFile, File: t} })
 	case "ProcessEvent":
 		return makeBranch(w, processEventSpecs, func(d *dec) *ProcessEvent { return d.slabs.processEvent.next() },
 			func(r *Record, t *ProcessEvent) { *r = Record{Kind: KindProcessEvent, ProcessEvent: t} })
@@ -300,6 +310,46 @@ func makeBranch[T any](w *schemaNode, specs []fieldSpec[T], alloc func(*dec) *T,
 			s(d, t)
 		}
 		set(r, t)
+	}, nil
+}
+
+// makeEntityBranch is makeBranch for the entities the flattener keeps,
+// which are detached after decoding. Unless the decoder's cache is off, the
+// datum's extent is found first (skipping it by the writer schema), and a
+// datum of the same bytes as one decoded recently gives the value built
+// then. A datum that cannot be skipped is decoded as usual, so that errors
+// are the decoder's.
+func makeEntityBranch[T any](w *schemaNode, specs []fieldSpec[T], table func(*dec) *dedupTable[*T],
+	alloc func(*dec) *T, detach func(*dec, *T) *T, size func(*T) int, set func(*Record, *T)) (func(*dec, *Record), error) {
+	steps, err := compileRecord(w, specs, site{typ: w.shortName()})
+	if err != nil {
+		return nil, err
+	}
+	return func(d *dec, r *Record) {
+		start, slot := d.p, -1
+		var tab *dedupTable[*T]
+		if !d.cache.off {
+			tab = table(d)
+			d.skip(w, 0)
+			if d.err == nil {
+				v, s, ok := tab.lookup(d.b[start:d.p])
+				if ok {
+					set(r, v)
+					return
+				}
+				slot = s
+			}
+			d.err, d.p = nil, start
+		}
+		t := alloc(d)
+		for _, s := range steps {
+			s(d, t)
+		}
+		v := detach(d, t)
+		if tab != nil && d.err == nil {
+			tab.store(slot, d.b[start:d.p], v, size(v))
+		}
+		set(r, v)
 	}, nil
 }
 
@@ -587,6 +637,63 @@ func strArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
 	}}
 }
 
+// envArrF is strArrF for a process's environment: unless the decoder's
+// cache is off, an environment of the same bytes as one decoded recently is
+// the same (detached, immutable) slice, and a new one is decoded straight
+// into memory of its own, one allocation for the slice and one for its
+// strings, which detaching the process then leaves alone.
+func envArrF[T any](name string, get func(*T) *[]string) fieldSpec[T] {
+	plain := strArrF(name, get)
+	return fieldSpec[T]{name: name, build: func(w *schemaNode, at site) (step[T], error) {
+		s, err := plain.build(w, at)
+		if err != nil || w.typ != tArray || (w.items.typ != tString && w.items.typ != tBytes) {
+			return s, err
+		}
+		return func(d *dec, t *T) {
+			if d.cache.off || d.err != nil {
+				s(d, t) // the plain step: a failed read keeps its error
+				return
+			}
+			start := d.p
+			count, total := d.skipStrings()
+			if d.err != nil {
+				d.err, d.p = nil, start
+				s(d, t) // the plain decoder reports it
+				return
+			}
+			if count == 0 {
+				*get(t) = nil
+				return
+			}
+			tab := &d.cache.tables().env
+			raw := d.b[start:d.p]
+			if v, _, ok := tab.lookup(raw); ok {
+				*get(t) = v
+				d.scratch.envOwned = true
+				return
+			}
+			end := d.p
+			d.p = start
+			out := make([]string, 0, count)
+			k := packer{buf: make([]byte, 0, total)}
+			for {
+				n := d.blockCount(1)
+				if n == 0 {
+					break
+				}
+				for range n {
+					out = append(out, k.str(unsafeString(d.bytes())))
+				}
+			}
+			_, slot, _ := tab.lookup(raw)
+			tab.store(slot, raw, out, total+16*count)
+			d.p = end
+			*get(t) = out
+			d.scratch.envOwned = true
+		}, nil
+	}}
+}
+
 func longItem(w *schemaNode, at site) (step[int64], error) {
 	if err := wantType(w, at, "long", tLong, tInt); err != nil {
 		return nil, err
@@ -684,7 +791,7 @@ var processSpecs = []fieldSpec[Process]{
 	optStrF("containerId", func(p *Process) **string { return &p.ContainerID }),
 	boolF("entry", func(p *Process) *bool { return &p.Entry }),
 	strF("cwd", func(p *Process) *string { return &p.Cwd }),
-	strArrF("env", func(p *Process) *[]string { return &p.Env }),
+	envArrF("env", func(p *Process) *[]string { return &p.Env }),
 }
 
 var fileSpecs = []fieldSpec[File]{

@@ -52,6 +52,40 @@ func (p *Process) detach() *Process {
 	return c
 }
 
+// detachProcess detaches the decoder's scratch process, leaving alone an
+// Env already detached by envArrF.
+func detachProcess(d *dec, p *Process) *Process {
+	if !d.scratch.envOwned {
+		return p.detach()
+	}
+	env := p.Env
+	p.Env = nil
+	c := p.detach()
+	c.Env = env
+	return c
+}
+
+// size is about the memory a detached process holds, for cache budgets.
+func (p *Process) size() int {
+	n := int(unsafe.Sizeof(*p)) + len(p.Exe) + len(p.ExeArgs) + len(p.UserName) + len(p.GroupName) + len(p.Cwd)
+	if p.ContainerID != nil {
+		n += len(*p.ContainerID)
+	}
+	for _, e := range p.Env {
+		n += 16 + len(e)
+	}
+	return n
+}
+
+// size is about the memory a detached file holds, for cache budgets.
+func (f *File) size() int {
+	n := int(unsafe.Sizeof(*f)) + len(f.Path)
+	if f.ContainerID != nil {
+		n += len(*f.ContainerID)
+	}
+	return n
+}
+
 // detach returns a copy of f that shares no memory with the decoder's
 // slabs and chunks.
 func (f *File) detach() *File {
@@ -75,6 +109,14 @@ func (f *File) detach() *File {
 // packer carves strings from one buffer sized for all of them, so that
 // appending never moves what was already handed out.
 type packer struct{ buf []byte }
+
+// unsafeString views b as a string, for packer.str, which copies it.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 func (k *packer) str(s string) string {
 	if s == "" {
