@@ -27,6 +27,10 @@ type cnode struct {
 	// slot, in evaluation plans only (plan.go), is the node's memo slot
 	// plus one; 0: not memoised.
 	slot int32
+	// pslot, in evaluation plans only, is the node's slot in the
+	// per-process memo plus one (procmemo.go); 0: not a process subtree
+	// of its own.
+	pslot int32
 }
 
 type cop uint8
@@ -100,6 +104,9 @@ type leaf struct {
 	// opflags, for an sf.opflags bit test, holds the bits it tests per
 	// record kind.
 	opflags *[32]int32
+	// proc: every field the leaf reads depends on the process memo's key
+	// alone (procmemo.go).
+	proc bool
 }
 
 // opnd is a resolved operand: a field, or a literal string.
@@ -467,6 +474,12 @@ func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd
 	for _, r := range rhs {
 		if r.field != nil {
 			lf.fields = append(lf.fields, r.field)
+		}
+	}
+	lf.proc = true
+	for _, f := range lf.fields {
+		if !isProcField(f) {
+			lf.proc = false
 		}
 	}
 	l.kindsOf(lf)

@@ -90,6 +90,7 @@ func (s *Set) buildPlan(plan bool) {
 	if s.noSubtreeMemo {
 		return
 	}
+	s.assignProcSlots()
 	// A node reached more than once from the roots of one kind's checks is
 	// shared: it gets a memo slot. Kinds never meet in one event, so the
 	// slots of different kinds may overlap.
