@@ -722,7 +722,51 @@ func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluato
 			return t(unsafe.String(unsafe.SliceData(p.buf), len(p.buf)))
 		}, nil
 	}
+	if strCached[f.Name] {
+		slot := l.strSlot(f)
+		return func(p *Evaluator) bool { return t(p.strValue(slot, get)) }, nil
+	}
 	return func(p *Evaluator) bool { return t(get(p.ev)) }, nil
+}
+
+// strCached are the string fields whose value is computed, not read: the
+// file path's parts are split from the collector's path on every call.
+// Their value is kept for the event, as a list field's is.
+var strCached = set("sf.file.path", "sf.file.name", "sf.file.directory", "sf.file.symlink",
+	"sf.file.newpath", "sf.file.newname", "sf.file.newdirectory", "sf.file.newsymlink")
+
+// strSlot gives a computed string field a slot in the evaluators'
+// per-event cache.
+func (l *loader) strSlot(f *sysflow.Field) int {
+	if l.strSlots == nil {
+		l.strSlots = map[string]int{}
+	}
+	if i, ok := l.strSlots[f.Name]; ok {
+		return i
+	}
+	i := len(l.strSlots)
+	l.strSlots[f.Name] = i
+	return i
+}
+
+// strValue returns the string field's value for the current event,
+// computed once per event.
+func (p *Evaluator) strValue(slot int, get func(*sysflow.Event) string) string {
+	for slot >= len(p.strs) {
+		p.strs = append(p.strs, strCache{})
+	}
+	c := &p.strs[slot]
+	if c.gen != p.gen || c.ev != p.ev {
+		c.val = get(p.ev)
+		c.gen, c.ev = p.gen, p.ev
+	}
+	return c.val
+}
+
+type strCache struct {
+	gen uint32
+	ev  *sysflow.Event
+	val string
 }
 
 // appenders write composed field values into a buffer, where the field's

@@ -105,6 +105,7 @@ type Evaluator struct {
 	nodes []uint32 // per shared plan subtree (cnode.slot-1), the same way
 	gen   uint32
 	lists []listCache // list field values of the current event, by slot
+	strs  []strCache  // computed string field values of the current event, by slot
 	procs []procEntry // the per-process memo, direct mapped (procmemo.go)
 	cur   *procEntry  // the current event's entry, once looked up
 }
