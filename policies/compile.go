@@ -857,22 +857,32 @@ type listCache struct {
 }
 
 // multiContains tests a string for any of several substrings in one pass:
-// candidates are tried only where the string has the first byte of one.
+// candidates are tried only where the string has the first two bytes of
+// one (paths share their first byte, '/', so one byte selects little).
 type multiContains struct {
 	first  [256]bool
-	byByte [256][]string
+	single [256]bool           // a one-byte needle: its byte alone is a match
+	pairs  [256]*[256][]string // by first and second byte
 	empty  bool
 }
 
 func newMultiContains(needles []string) *multiContains {
 	m := &multiContains{}
 	for _, n := range needles {
-		if n == "" {
+		switch len(n) {
+		case 0:
 			m.empty = true
+			continue
+		case 1:
+			m.single[n[0]] = true
+			m.first[n[0]] = true
 			continue
 		}
 		m.first[n[0]] = true
-		m.byByte[n[0]] = append(m.byByte[n[0]], n)
+		if m.pairs[n[0]] == nil {
+			m.pairs[n[0]] = new([256][]string)
+		}
+		m.pairs[n[0]][n[1]] = append(m.pairs[n[0]][n[1]], n)
 	}
 	return m
 }
@@ -882,11 +892,18 @@ func (m *multiContains) contains(s string) bool {
 		return true
 	}
 	for i := 0; i < len(s); i++ {
-		if !m.first[s[i]] {
+		c := s[i]
+		if !m.first[c] {
 			continue
 		}
-		for _, n := range m.byByte[s[i]] {
-			if strings.HasPrefix(s[i:], n) {
+		if m.single[c] {
+			return true
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		for _, n := range m.pairs[c][s[i+1]] {
+			if len(n) <= len(s)-i && s[i+2:i+len(n)] == n[2:] {
 				return true
 			}
 		}
