@@ -476,12 +476,7 @@ func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd
 			lf.fields = append(lf.fields, r.field)
 		}
 	}
-	lf.proc = true
-	for _, f := range lf.fields {
-		if !isProcField(f) {
-			lf.proc = false
-		}
-	}
+	lf.setProc()
 	l.kindsOf(lf)
 	i := int32(len(l.leaves))
 	l.leaves = append(l.leaves, lf)

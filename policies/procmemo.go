@@ -55,6 +55,17 @@ func isProcField(f *sysflow.Field) bool {
 	return procFields[name]
 }
 
+// setProc marks the leaf a process leaf when every field it reads is a
+// process field.
+func (lf *leaf) setProc() {
+	lf.proc = len(lf.fields) > 0
+	for _, f := range lf.fields {
+		if !isProcField(f) {
+			lf.proc = false
+		}
+	}
+}
+
 // procKey is what a process subtree's value depends on.
 type procKey struct {
 	hdr    *sysflow.Header
@@ -76,8 +87,9 @@ func keyOf(ev *sysflow.Event) procKey {
 // procEntry holds the process subtrees' values for one key: bit 2i says
 // that subtree i (cnode.pslot-1) is known, bit 2i+1 its value.
 type procEntry struct {
-	key  procKey
-	bits []uint64
+	key   procKey
+	epoch uint32 // the evaluator's epoch when the entry was filled
+	bits  []uint64
 }
 
 // procWays is the number of entries of an evaluator's process memo, direct
@@ -92,12 +104,28 @@ func (e *Evaluator) procEntry() *procEntry {
 	h := uint64(uintptr(unsafe.Pointer(ev.Proc)))>>4 ^ uint64(ev.ProcOID.Hpid)
 	h = (h * 0x9E3779B97F4A7C15) >> (64 - 8)
 	pe := &e.procs[h&(procWays-1)]
-	if k := keyOf(ev); pe.key != k {
-		pe.key = k
+	if k := keyOf(ev); pe.key != k || pe.epoch != e.epoch {
+		pe.key, pe.epoch = k, e.epoch
 		clear(pe.bits)
 	}
 	e.cur = pe
 	return pe
+}
+
+// Forget empties the evaluator's per-process memo. The memo relies on the
+// entities an event points to being immutable snapshots (sysflow.Event):
+// a caller that modifies a Process, Container or Pod in place between
+// evaluations must call Forget first. Set.Match and Set.Drop forget on
+// every call.
+func (e *Evaluator) Forget() {
+	e.epoch++
+	if e.epoch == 0 { // wrapped: an entry of epoch 0 could look current
+		for i := range e.procs {
+			e.procs[i].key, e.procs[i].epoch = procKey{}, 0
+			clear(e.procs[i].bits)
+		}
+		e.epoch = 1
+	}
 }
 
 // procNode evaluates a process subtree through the memo.

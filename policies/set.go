@@ -95,6 +95,11 @@ func (s *Set) RulesFor(k sysflow.RecordKind) []*Rule { return s.byKind[k&31] }
 // is comparison i evaluated on the current event, through the field's
 // accessor. Results are remembered for the event, so a comparison that
 // several rules share (open_write, container, ...) is computed once.
+// The values of plan subtrees that read only process, ancestry, container,
+// pod and header fields are remembered across events, per process
+// snapshot (procmemo.go): the entities an event points to must not be
+// modified in place while an evaluator may still hold them (call Forget
+// after doing so).
 type Evaluator struct {
 	set   *Set
 	ev    *sysflow.Event
@@ -108,6 +113,7 @@ type Evaluator struct {
 	strs  []strCache  // computed string field values of the current event, by slot
 	procs []procEntry // the per-process memo, direct mapped (procmemo.go)
 	cur   *procEntry  // the current event's entry, once looked up
+	epoch uint32      // bumped by Forget: older entries are empty
 }
 
 // NewEvaluator returns an evaluator for the set.
@@ -126,6 +132,9 @@ func (s *Set) NewEvaluator() *Evaluator {
 
 func (s *Set) getEvaluator() *Evaluator {
 	if e, ok := s.pool.Get().(*Evaluator); ok {
+		// One event per call: a caller may change an entity in place
+		// between calls, so nothing is remembered across them.
+		e.Forget()
 		return e
 	}
 	return s.NewEvaluator()
