@@ -27,6 +27,10 @@ type cnode struct {
 	// slot, in evaluation plans only (plan.go), is the node's memo slot
 	// plus one; 0: not memoised.
 	slot int32
+	// pslot, in evaluation plans only, is the node's slot in the
+	// per-process memo plus one (procmemo.go); 0: not a process subtree
+	// of its own.
+	pslot int32
 }
 
 type cop uint8
@@ -100,6 +104,9 @@ type leaf struct {
 	// opflags, for an sf.opflags bit test, holds the bits it tests per
 	// record kind.
 	opflags *[32]int32
+	// proc: every field the leaf reads depends on the process memo's key
+	// alone (procmemo.go).
+	proc bool
 }
 
 // opnd is a resolved operand: a field, or a literal string.
@@ -469,6 +476,7 @@ func (l *loader) build(ctx *cctx, off int, op condition.Op, lhs opnd, rhs []opnd
 			lf.fields = append(lf.fields, r.field)
 		}
 	}
+	lf.setProc()
 	l.kindsOf(lf)
 	i := int32(len(l.leaves))
 	l.leaves = append(l.leaves, lf)
@@ -709,7 +717,51 @@ func (l *loader) makeEval(op condition.Op, lhs opnd, rhs []opnd) (func(*Evaluato
 			return t(unsafe.String(unsafe.SliceData(p.buf), len(p.buf)))
 		}, nil
 	}
+	if strCached[f.Name] {
+		slot := l.strSlot(f)
+		return func(p *Evaluator) bool { return t(p.strValue(slot, get)) }, nil
+	}
 	return func(p *Evaluator) bool { return t(get(p.ev)) }, nil
+}
+
+// strCached are the string fields whose value is computed, not read: the
+// file path's parts are split from the collector's path on every call.
+// Their value is kept for the event, as a list field's is.
+var strCached = set("sf.file.path", "sf.file.name", "sf.file.directory", "sf.file.symlink",
+	"sf.file.newpath", "sf.file.newname", "sf.file.newdirectory", "sf.file.newsymlink")
+
+// strSlot gives a computed string field a slot in the evaluators'
+// per-event cache.
+func (l *loader) strSlot(f *sysflow.Field) int {
+	if l.strSlots == nil {
+		l.strSlots = map[string]int{}
+	}
+	if i, ok := l.strSlots[f.Name]; ok {
+		return i
+	}
+	i := len(l.strSlots)
+	l.strSlots[f.Name] = i
+	return i
+}
+
+// strValue returns the string field's value for the current event,
+// computed once per event.
+func (p *Evaluator) strValue(slot int, get func(*sysflow.Event) string) string {
+	for slot >= len(p.strs) {
+		p.strs = append(p.strs, strCache{})
+	}
+	c := &p.strs[slot]
+	if c.gen != p.gen || c.ev != p.ev {
+		c.val = get(p.ev)
+		c.gen, c.ev = p.gen, p.ev
+	}
+	return c.val
+}
+
+type strCache struct {
+	gen uint32
+	ev  *sysflow.Event
+	val string
 }
 
 // appenders write composed field values into a buffer, where the field's
@@ -800,22 +852,32 @@ type listCache struct {
 }
 
 // multiContains tests a string for any of several substrings in one pass:
-// candidates are tried only where the string has the first byte of one.
+// candidates are tried only where the string has the first two bytes of
+// one (paths share their first byte, '/', so one byte selects little).
 type multiContains struct {
 	first  [256]bool
-	byByte [256][]string
+	single [256]bool           // a one-byte needle: its byte alone is a match
+	pairs  [256]*[256][]string // by first and second byte
 	empty  bool
 }
 
 func newMultiContains(needles []string) *multiContains {
 	m := &multiContains{}
 	for _, n := range needles {
-		if n == "" {
+		switch len(n) {
+		case 0:
 			m.empty = true
+			continue
+		case 1:
+			m.single[n[0]] = true
+			m.first[n[0]] = true
 			continue
 		}
 		m.first[n[0]] = true
-		m.byByte[n[0]] = append(m.byByte[n[0]], n)
+		if m.pairs[n[0]] == nil {
+			m.pairs[n[0]] = new([256][]string)
+		}
+		m.pairs[n[0]][n[1]] = append(m.pairs[n[0]][n[1]], n)
 	}
 	return m
 }
@@ -825,11 +887,18 @@ func (m *multiContains) contains(s string) bool {
 		return true
 	}
 	for i := 0; i < len(s); i++ {
-		if !m.first[s[i]] {
+		c := s[i]
+		if !m.first[c] {
 			continue
 		}
-		for _, n := range m.byByte[s[i]] {
-			if strings.HasPrefix(s[i:], n) {
+		if m.single[c] {
+			return true
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		for _, n := range m.pairs[c][s[i+1]] {
+			if len(n) <= len(s)-i && s[i+2:i+len(n)] == n[2:] {
 				return true
 			}
 		}

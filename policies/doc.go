@@ -85,6 +85,11 @@
 // merged into one node, and each node that several rules reach evaluated
 // once per event and remembered, as comparisons are; an sf.opflags test
 // the rule requires is made by the rule loop, one AND, before any walk.
+// A subtree whose comparisons read only the process, its parent and
+// ancestry, its container, pod and the trace header is evaluated once per
+// process snapshot and remembered across that process's events
+// (procmemo.go): the flattener gives every event of a process the same
+// immutable entity pointers, which are the memo's key.
 // Options.NoMemo walks the rules' own trees instead; a test requires the
 // same matches both ways on every trace.
 //

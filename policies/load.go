@@ -470,6 +470,7 @@ type loader struct {
 	// test: the bits per record kind.
 	opflagsMasks *[32]int32
 	listSlots    map[string]int
+	strSlots     map[string]int
 	sigma        *sigmaMapping // read when the first Sigma rule compiles
 }
 

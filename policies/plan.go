@@ -23,7 +23,11 @@ import (
 //     Sigma selection), and gives each node used more than once a memo
 //     slot: the evaluator computes it once per event;
 //   - takes out of an and at the root one sf.opflags test, which the rule
-//     loop checks with one AND of the record's flags before walking.
+//     loop checks with one AND of the record's flags before walking;
+//   - gives the largest subtrees that read only process, ancestry,
+//     container, pod and header fields a slot in the per-process memo
+//     (procmemo.go), which keeps their values across the events of one
+//     process snapshot.
 //
 // Terms keep the order the author wrote. Sorting them by estimated cost,
 // and by cost and a guess of how often each comparison holds, were tried
@@ -90,6 +94,7 @@ func (s *Set) buildPlan(plan bool) {
 	if s.noSubtreeMemo {
 		return
 	}
+	s.assignProcSlots()
 	// A node reached more than once from the roots of one kind's checks is
 	// shared: it gets a memo slot. Kinds never meet in one event, so the
 	// slots of different kinds may overlap.

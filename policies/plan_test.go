@@ -47,8 +47,10 @@ func generatedEvents(t *testing.T) []*sysflow.Event {
 // of every real trace and of a generated trace. Per event it requires:
 //
 //   - the same matches, in the same order, with the same outputs, and the
-//     same drop decision, from the planned set with memo slots, the planned
-//     set without them and the unplanned set;
+//     same drop decision, from the planned set with memo slots and the
+//     per-process memo, the planned set without either and the unplanned
+//     set (events in trace order, one evaluator per set, so the process
+//     memo is filled and reused as in the pipeline);
 //   - for every rule the index tries on the event's kind, the planned
 //     check (op flags test, then the folded tree, memo slots filled by the
 //     rules before it) gives the value of the rule's own tree.
@@ -92,7 +94,10 @@ func TestPlanMatchesDirectWalk(t *testing.T) {
 			if d.slots && planned.slots == 0 {
 				t.Fatal("no memo slots: the plan shares no subtree")
 			}
-			if unmemo.slots != 0 || direct.slots != 0 {
+			if planned.pslots == 0 {
+				t.Fatal("no process subtrees: the per-process memo is not exercised")
+			}
+			if unmemo.slots != 0 || direct.slots != 0 || unmemo.pslots != 0 || direct.pslots != 0 {
 				t.Fatalf("memo slots without memo: %d, %d", unmemo.slots, direct.slots)
 			}
 			for _, k := range eventKinds {
@@ -124,7 +129,7 @@ func TestPlanMatchesDirectWalk(t *testing.T) {
 			if d.name != "sigma-shipped" && matches == 0 {
 				t.Fatal("no rule matched anything: the comparison of matches proves nothing")
 			}
-			t.Logf("%d events, %d matches, %d rule evaluations agree; %d memo slots", events, matches, compared, planned.slots)
+			t.Logf("%d events, %d matches, %d rule evaluations agree; %d memo slots, %d process subtrees", events, matches, compared, planned.slots, planned.pslots)
 		})
 	}
 }

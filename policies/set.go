@@ -61,6 +61,7 @@ type Set struct {
 	checks     [32][]check
 	dropChecks [32][]check
 	slots      int
+	pslots     int // process subtrees of the plan (procmemo.go)
 
 	govaluateOnly bool
 	noSubtreeMemo bool // plan without memo slots, for the tests
@@ -94,6 +95,11 @@ func (s *Set) RulesFor(k sysflow.RecordKind) []*Rule { return s.byKind[k&31] }
 // is comparison i evaluated on the current event, through the field's
 // accessor. Results are remembered for the event, so a comparison that
 // several rules share (open_write, container, ...) is computed once.
+// The values of plan subtrees that read only process, ancestry, container,
+// pod and header fields are remembered across events, per process
+// snapshot (procmemo.go): the entities an event points to must not be
+// modified in place while an evaluator may still hold them (call Forget
+// after doing so).
 type Evaluator struct {
 	set   *Set
 	ev    *sysflow.Event
@@ -104,15 +110,31 @@ type Evaluator struct {
 	nodes []uint32 // per shared plan subtree (cnode.slot-1), the same way
 	gen   uint32
 	lists []listCache // list field values of the current event, by slot
+	strs  []strCache  // computed string field values of the current event, by slot
+	procs []procEntry // the per-process memo, direct mapped (procmemo.go)
+	cur   *procEntry  // the current event's entry, once looked up
+	epoch uint32      // bumped by Forget: older entries are empty
 }
 
 // NewEvaluator returns an evaluator for the set.
 func (s *Set) NewEvaluator() *Evaluator {
-	return &Evaluator{set: s, memo: make([]uint32, len(s.leaves)), nodes: make([]uint32, s.slots), list: make([]string, 0, 16), list2: make([]string, 0, 16), buf: make([]byte, 0, 256)}
+	e := &Evaluator{set: s, memo: make([]uint32, len(s.leaves)), nodes: make([]uint32, s.slots), list: make([]string, 0, 16), list2: make([]string, 0, 16), buf: make([]byte, 0, 256)}
+	if s.pslots > 0 {
+		e.procs = make([]procEntry, procWays)
+		words := (2*s.pslots + 63) / 64
+		bits := make([]uint64, procWays*words)
+		for i := range e.procs {
+			e.procs[i].bits = bits[i*words : (i+1)*words : (i+1)*words]
+		}
+	}
+	return e
 }
 
 func (s *Set) getEvaluator() *Evaluator {
 	if e, ok := s.pool.Get().(*Evaluator); ok {
+		// One event per call: a caller may change an entity in place
+		// between calls, so nothing is remembered across them.
+		e.Forget()
 		return e
 	}
 	return s.NewEvaluator()
@@ -166,6 +188,9 @@ func (e *Evaluator) leaf(i int) bool {
 // comparisons. A plan node with a slot (a subtree several rules share) is
 // evaluated once per event, like a comparison.
 func (e *Evaluator) node(n *cnode) bool {
+	if n.pslot != 0 {
+		return e.procNode(n)
+	}
 	if n.slot != 0 {
 		if m := e.nodes[n.slot-1]; m>>1 == e.gen {
 			return m&1 == 1
@@ -208,6 +233,7 @@ func (e *Evaluator) walk(n *cnode) bool {
 // begin positions the evaluator on ev with a fresh memo generation.
 func (e *Evaluator) begin(ev *sysflow.Event) {
 	e.ev = ev
+	e.cur = nil
 	e.gen++
 	if e.gen >= 1<<31 { // the generation would overflow the memo encoding
 		clear(e.memo)

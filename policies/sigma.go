@@ -1146,6 +1146,7 @@ func (l *loader) sigmaLeaf(key string, f *sysflow.Field, t strTest) *cnode {
 		eval = l.fieldEval(f, t)
 	}
 	lf := &leaf{key: key, fields: []*sysflow.Field{f}, eval: eval}
+	lf.setProc()
 	l.kindsOf(lf)
 	i := int32(len(l.leaves))
 	l.leaves = append(l.leaves, lf)
@@ -1256,6 +1257,7 @@ func (l *loader) sigmaFieldref(f, g *sysflow.Field, mods sigmaMods) *cnode {
 		return hit
 	}
 	lf := &leaf{key: key, fields: []*sysflow.Field{f, g}, eval: eval}
+	lf.setProc()
 	l.kindsOf(lf)
 	i := int32(len(l.leaves))
 	l.leaves = append(l.leaves, lf)
