@@ -22,7 +22,7 @@ func flattenTraces(b *testing.B) []*sysflow.Event {
 	return events
 }
 
-func flattenSynth(b *testing.B, n int) []*sysflow.Event {
+func flattenSynth(b testing.TB, n int) []*sysflow.Event {
 	b.Helper()
 	var buf bytes.Buffer
 	if _, err := synth.Generate(&buf, synth.Options{Seed: 42, Records: n}); err != nil {

@@ -23,8 +23,9 @@ type Options struct {
 // trailing newline. It keeps no state between events and is safe for
 // concurrent use.
 type Encoder struct {
-	opts Options
-	flat []flatField
+	opts  Options
+	flat  []flatField
+	cache *sectionCache // nil: every section written anew
 }
 
 type flatField struct {
@@ -36,6 +37,9 @@ type flatField struct {
 // New returns an Encoder.
 func New(opts Options) *Encoder {
 	e := &Encoder{opts: opts}
+	if !opts.Flat {
+		e.cache = new(sectionCache)
+	}
 	if opts.Flat {
 		for _, name := range sysflow.FieldNames() {
 			f, _ := sysflow.LookupField(name)
@@ -75,13 +79,14 @@ func (e *Encoder) AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error) {
 	if e.opts.Flat {
 		return e.appendFlat(dst, ev), nil
 	}
-	return appendNested(dst, ev), nil
+	return e.cache.appendNested(dst, ev), nil
 }
 
 // appendNested writes the reference's shape: the event's own fields, then
 // its sections in alphabetical order (container, file, flow, k8s, meta,
 // net, node, pod, pproc, proc), then the policy matches.
-func appendNested(b []byte, ev *sysflow.Event) []byte {
+// The cache (nil: none) only copies sections it wrote before.
+func (c *sectionCache) appendNested(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `{"version":`...)
 	b = sysflow.AppendInt(b, SchemaVersion)
 	b = append(b, `,"endts":`...)
@@ -96,24 +101,8 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `,"type":`...)
 	b = AppendString(b, ev.Kind.TypeName())
 
-	if c := ev.Container; c != nil {
-		b = append(b, `,"container":{"id":`...)
-		b = AppendString(b, c.ID)
-		b = append(b, `,"image":`...)
-		b = AppendString(b, c.Image)
-		b = append(b, `,"imageid":`...)
-		b = AppendString(b, c.ImageID)
-		b = append(b, `,"name":`...)
-		b = AppendString(b, c.Name)
-		b = append(b, `,"privileged":`...)
-		if c.Privileged {
-			b = append(b, '1')
-		} else {
-			b = append(b, '0')
-		}
-		b = append(b, `,"type":`...)
-		b = AppendString(b, sysflow.ContainerTypeName(c.Type))
-		b = append(b, '}')
+	if ct := ev.Container; ct != nil {
+		b = c.appendContainerSection(b, ct)
 	}
 	if ev.HasFile() {
 		b = appendFile(b, ev)
@@ -195,13 +184,28 @@ func appendNested(b []byte, ev *sysflow.Event) []byte {
 		b = sysflow.AppendInt(b, p.TS)
 		b = append(b, '}')
 	}
-	if ev.ParentOID != nil {
-		b = appendParent(b, ev)
-	}
-	if ev.HasProcess() {
-		b = appendProc(b, ev)
-	}
+	b = c.appendProcSections(b, ev)
 	b = appendMatches(b, ev)
+	return append(b, '}')
+}
+
+func appendContainer(b []byte, c *sysflow.Container) []byte {
+	b = append(b, `,"container":{"id":`...)
+	b = AppendString(b, c.ID)
+	b = append(b, `,"image":`...)
+	b = AppendString(b, c.Image)
+	b = append(b, `,"imageid":`...)
+	b = AppendString(b, c.ImageID)
+	b = append(b, `,"name":`...)
+	b = AppendString(b, c.Name)
+	b = append(b, `,"privileged":`...)
+	if c.Privileged {
+		b = append(b, '1')
+	} else {
+		b = append(b, '0')
+	}
+	b = append(b, `,"type":`...)
+	b = AppendString(b, sysflow.ContainerTypeName(c.Type))
 	return append(b, '}')
 }
 
@@ -250,16 +254,15 @@ func appendFile(b []byte, ev *sysflow.Event) []byte {
 	return append(b, '}')
 }
 
-// appendProcCommon writes the keys the proc and pproc sections share, from
-// args to user, for process p (nil: its record is missing and only the
-// OID is known).
-func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool, tid int64) []byte {
-	var exe, user, group string
-	var uid, gid int64
-	var tty, entry bool
+// appendProcHead writes the keys the proc and pproc sections share, from
+// args to pid, for process p (nil: its record is missing and only the OID
+// is known). The proc section's tid comes next, then appendProcTail.
+func appendProcHead(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool) []byte {
+	var exe, group string
+	var gid int64
+	var entry bool
 	if p != nil {
-		exe, user, group = p.Exe, p.UserName, p.GroupName
-		uid, gid, tty, entry = int64(p.UID), int64(p.GID), p.TTY, p.Entry
+		exe, group, gid, entry = p.Exe, p.GroupName, int64(p.GID), p.Entry
 	}
 	b = append(b, `"args":`...)
 	b = AppendString(b, sysflow.ProcArgs(p))
@@ -280,10 +283,17 @@ func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool
 	b = append(b, `,"oid":"`...)
 	b = sysflow.AppendOIDHash(b, oid)
 	b = append(b, `","pid":`...)
-	b = sysflow.AppendInt(b, oid.Hpid)
-	if !parent {
-		b = append(b, `,"tid":`...)
-		b = sysflow.AppendInt(b, tid)
+	return sysflow.AppendInt(b, oid.Hpid)
+}
+
+// appendProcTail writes the shared keys after pid (and tid): tty to user,
+// and closes the section.
+func appendProcTail(b []byte, p *sysflow.Process) []byte {
+	var user string
+	var uid int64
+	var tty bool
+	if p != nil {
+		user, uid, tty = p.UserName, int64(p.UID), p.TTY
 	}
 	b = append(b, `,"tty":`...)
 	b = strconv.AppendBool(b, tty)
@@ -291,16 +301,18 @@ func appendProcCommon(b []byte, p *sysflow.Process, oid sysflow.OID, parent bool
 	b = sysflow.AppendInt(b, uid)
 	b = append(b, `,"user":`...)
 	b = AppendString(b, user)
-	return b
+	return append(b, '}')
 }
 
 func appendParent(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `,"pproc":{`...)
-	b = appendProcCommon(b, ev.Parent, *ev.ParentOID, true, 0)
-	return append(b, '}')
+	b = appendProcHead(b, ev.Parent, *ev.ParentOID, true)
+	return appendProcTail(b, ev.Parent)
 }
 
-func appendProc(b []byte, ev *sysflow.Event) []byte {
+// appendProcHeadTID writes the proc section up to its tid value: the
+// ancestry lists, then the shared keys up to `"tid":`.
+func appendProcHeadTID(b []byte, ev *sysflow.Event) []byte {
 	b = append(b, `,"proc":{"acmdline":[`...)
 	for i, p := range ev.Ancestry {
 		if i > 0 {
@@ -330,8 +342,14 @@ func appendProc(b []byte, ev *sysflow.Event) []byte {
 		b = sysflow.AppendInt(b, p.OID.Hpid)
 	}
 	b = append(b, `],`...)
-	b = appendProcCommon(b, ev.Proc, ev.ProcOID, false, ev.TID)
-	return append(b, '}')
+	b = appendProcHead(b, ev.Proc, ev.ProcOID, false)
+	return append(b, `,"tid":`...)
+}
+
+func appendProc(b []byte, ev *sysflow.Event) []byte {
+	b = appendProcHeadTID(b, ev)
+	b = sysflow.AppendInt(b, ev.TID)
+	return appendProcTail(b, ev.Proc)
 }
 
 // appendMeta writes a rule's metadata as "meta":{"key":"value" or
