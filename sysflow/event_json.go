@@ -89,6 +89,11 @@ func (e *Event) PodServicesJSON() string {
 	return string(AppendPodServicesJSON(nil, e.Pod.Services))
 }
 
+// PathDirBase returns the directory and the base name of a file section's
+// path, as FileDirectory and FileName do for an event with a file section,
+// from the path FilePath returned: the JSON encoder splits each path once.
+func PathDirBase(path string) (dir, base string) { return dirName(path), baseName(path) }
+
 // AppendJSONString appends s as a JSON string. Control characters, quotes
 // and backslashes are escaped; invalid UTF-8 bytes become U+FFFD, so the
 // output is always valid JSON. HTML characters are written as they are.

@@ -3,6 +3,7 @@ package json_test
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -111,6 +112,50 @@ func TestSectionCacheSeesChangedRecords(t *testing.T) {
 		got, _ := enc.AppendEvent(nil, ev)
 		if want := sfjson.AppendNestedUncached(nil, ev); !bytes.Equal(got, want) {
 			t.Fatalf("%s: got\n%s\nwant\n%s", s.name, got, want)
+		}
+	}
+}
+
+// The flag names are written without escaping: every one of them must
+// need none.
+func TestFlagNamesNeedNoEscapes(t *testing.T) {
+	check := func(names []string) {
+		for _, n := range names {
+			if got := string(sfjson.AppendString(nil, n)); got != `"`+n+`"` {
+				t.Errorf("flag name %q escapes to %s", n, got)
+			}
+		}
+	}
+	all := int32(-1)
+	for k := sysflow.KindUnknown; k <= sysflow.KindNetworkEvent+4; k++ {
+		check(sysflow.OpFlagNames(nil, all, k))
+	}
+	check(sysflow.OpenFlagNames(nil, all))
+	check(sysflow.OpenFlagNames(nil, 0))
+	for bit := range 32 {
+		check(sysflow.OpenFlagNames(nil, int32(1)<<bit))
+	}
+}
+
+// The file section's directory, name and path are what the event's
+// accessors say, for paths whose text the encoder copies from the
+// directory's and name's and for those it escapes again.
+func TestFileSectionPaths(t *testing.T) {
+	for _, p := range []string{"/usr/lib/x.so", "/x", "x", "", "/", "//a//b", "/a/./b", "/a/b/", "./a/b",
+		"/a\"b/c\td", "/dir/na\\me", "/é/ü.txt", "/bad\xff/x", "/a/\xfe", "/a/b->/c/d", "/a\nb/c"} {
+		ev := &sysflow.Event{Kind: sysflow.KindFileEvent, File: &sysflow.File{Path: p}, NewFile: &sysflow.File{Path: p + "2"}}
+		b, err := sfjson.New(sfjson.Options{}).AppendEvent(nil, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := parseJSON(t, b)["file"].(map[string]any)
+		want := map[string]string{"directory": ev.FileDirectory(), "name": ev.FileName(), "path": ev.FilePath(),
+			"symlink": ev.FileSymlink(), "newdirectory": ev.NewFileDirectory(), "newname": ev.NewFileName(),
+			"newpath": ev.NewFilePath(), "newsymlink": ev.NewFileSymlink()}
+		for k, w := range want {
+			if got := f[k]; got != strings.ToValidUTF8(w, "\ufffd") {
+				t.Errorf("path %q: %s = %q, want %q", p, k, got, w)
+			}
 		}
 	}
 }
