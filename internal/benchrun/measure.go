@@ -306,12 +306,8 @@ func measureAggregate(ctx context.Context, o *options, rep *report, want map[str
 		if p.PerTraceOnly || len(want) > 0 && !want[p.Key] {
 			continue
 		}
-		cfgPath := filepath.Join(o.dir, p.Key+".yaml")
-		outPath := filepath.Join(o.dir, p.Key+".out")
-		if p.Discard {
-			outPath = os.DevNull
-		}
-		if err := os.WriteFile(cfgPath, []byte(configFor(o, p, outPath)), 0o644); err != nil {
+		cfgPath, outPath, err := writeConfig(o, p, "")
+		if err != nil {
 			return err
 		}
 		if !o.keep {
@@ -471,4 +467,16 @@ func countLines(path string) (int64, error) {
 			return n, err
 		}
 	}
+}
+
+// writeConfig writes pipeline p's configuration into the bench directory as
+// PREFIX+KEY.yaml and returns its path and the output file it names
+// (/dev/null for a discarding pipeline).
+func writeConfig(o *options, p pipeline, prefix string) (cfgPath, outPath string, err error) {
+	cfgPath = filepath.Join(o.dir, prefix+p.Key+".yaml")
+	outPath = filepath.Join(o.dir, prefix+p.Key+".out")
+	if p.Discard {
+		outPath = os.DevNull
+	}
+	return cfgPath, outPath, os.WriteFile(cfgPath, []byte(configFor(o, p, outPath)), 0o644)
 }

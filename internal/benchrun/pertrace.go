@@ -58,12 +58,8 @@ func measurePerTrace(ctx context.Context, o *options, rep *report, want map[stri
 	}
 	total, done := len(modes)*len(ins), 0
 	for _, p := range modes {
-		cfgPath := filepath.Join(o.dir, "pertrace-"+p.Key+".yaml")
-		outPath := filepath.Join(o.dir, "pertrace-"+p.Key+".out")
-		if p.Discard {
-			outPath = os.DevNull
-		}
-		if err := os.WriteFile(cfgPath, []byte(configFor(o, p, outPath)), 0o644); err != nil {
+		cfgPath, outPath, err := writeConfig(o, p, "pertrace-")
+		if err != nil {
 			return err
 		}
 		if !o.keep {
