@@ -103,6 +103,7 @@ var baseSpecs = []KeySpec{
 	{Kind: "settings", Key: "log.level", Default: "info", Doc: "debug, info, warn, error"},
 	{Kind: "settings", Key: "log.format", Default: "text", Doc: "text or json"},
 	{Kind: "settings", Key: "metrics.addr", Doc: "address for /metrics, /healthz and /readyz (e.g. :9090); empty: off"},
+	{Kind: "settings", Key: "chunk.records", Default: "1024", Doc: "a batch is flattened, transformed and written in chunks of about this many records: while the sinks write one chunk, the next is flattened and transformed on the other core; a sink still gets a batch's chunks in order and the batch is acknowledged once every chunk is written"},
 	{Kind: "settings", Key: "shutdown.timeout", Default: "10s", Doc: "how long SIGTERM waits for in-flight records to be written; then retries are abandoned, what is undelivered goes to the dead-letter sink or is logged as lost (non-zero exit)"},
 }
 

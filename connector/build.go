@@ -79,6 +79,11 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (*Built, error
 		settings.RetryMax = k.Int("retry.max")
 		settings.RetryInitial = k.Duration("retry.initial")
 		settings.FailFast = k.Bool("retry.failfast")
+		if n := k.Int("chunk.records"); n < 1 {
+			errs = append(errs, fmt.Errorf("%s: settings key chunk.records: %d: must be at least 1", cfg.File, n))
+		} else {
+			settings.ChunkRecords = n
+		}
 		dl, err := buildDeadLetter(ctx, sp, k, opts)
 		if err != nil {
 			errs = append(errs, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +66,8 @@ type Pipeline struct {
 
 	sinkIndex map[*Sink]int
 	sinks     []*Sink
-	health    []sinkHealth // per sink index
+	below     map[*Stage][]int // sink indexes of a stage and the stages below
+	health    []sinkHealth     // per sink index
 	closers   []func() error
 
 	// abortCtx ends when in-flight work is given up: the shutdown
@@ -103,6 +103,10 @@ type Settings struct {
 	// a process-wide setting: Build sets DefaultHeapFloor for the
 	// command's pipeline; GOGC or GOMEMLIMIT in the environment turn it off.
 	HeapFloor uint64
+	// ChunkRecords splits a batch into chunks of about this many records
+	// (chunk.records): while one chunk is written to the sinks, the next
+	// is flattened and transformed. Default 1024.
+	ChunkRecords int
 }
 
 func (s *Settings) setDefaults() {
@@ -121,15 +125,9 @@ func (s *Settings) setDefaults() {
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics(nil)
 	}
-}
-
-type progress struct {
-	events []*sysflow.Event
-	done   []bool // per sink index
-	// id is the batch's message id at first sight; a sink's message id is
-	// derived from it, so every attempt of a batch carries the same one
-	// (the NATS sink's Nats-Msg-Id, which JetStream de-duplicates)
-	id string
+	if s.ChunkRecords <= 0 {
+		s.ChunkRecords = DefaultChunkRecords
+	}
 }
 
 // New assembles a pipeline from its parts. closers run after the router
@@ -139,15 +137,20 @@ func New(src Source, root *Stage, flatCfg flatten.Config, settings Settings, clo
 	p := &Pipeline{source: src, root: root, flatCfg: flatCfg, settings: settings, log: settings.Logger,
 		metrics: settings.Metrics, flatteners: map[string]*flatten.Flattener{}, progress: map[*sysflow.Batch]*progress{},
 		sinkIndex: map[*Sink]int{}, closers: closers}
-	var walk func(*Stage)
-	walk = func(s *Stage) {
+	p.below = map[*Stage][]int{}
+	var walk func(*Stage) []int
+	walk = func(s *Stage) []int {
+		var below []int
 		for _, k := range s.Sinks {
 			p.sinkIndex[k] = len(p.sinks)
+			below = append(below, len(p.sinks))
 			p.sinks = append(p.sinks, k)
 		}
 		for _, c := range s.Children {
-			walk(c)
+			below = append(below, walk(c)...)
 		}
+		p.below[s] = below
+		return below
 	}
 	walk(root)
 	p.written = make([]atomic.Int64, len(p.sinks))
@@ -298,9 +301,21 @@ func (p *Pipeline) retry(h message.HandlerFunc) message.HandlerFunc {
 			return nil, fmt.Errorf("not written: %w", context.Cause(p.abortCtx))
 		}
 		delay := p.settings.RetryInitial
+		frontier := -1
 		for n := 0; ; n++ {
 			out, err := h(msg)
-			if err == nil || n >= p.settings.RetryMax {
+			if err == nil {
+				return out, err
+			}
+			if f := p.frontierOf(msg); f > frontier {
+				// some chunks were written since the last attempt: the
+				// sinks take records, count the retries from here
+				if frontier >= 0 {
+					n, delay = 0, p.settings.RetryInitial
+				}
+				frontier = f
+			}
+			if n >= p.settings.RetryMax {
 				return out, err
 			}
 			if p.abortCtx.Err() != nil {
@@ -341,14 +356,19 @@ func (p *Pipeline) reportLost() error {
 	batches := 0
 	for b, st := range p.progress {
 		batches++
-		for i, k := range p.sinks {
-			if st.done[i] {
-				continue
-			}
-			if k.Raw {
-				lost[i] += len(b.Records)
-			} else {
-				lost[i] += len(st.events)
+		for ci := range st.chunks {
+			c := &st.chunks[ci]
+			for i, k := range p.sinks {
+				switch {
+				case c.done[i]:
+				case k.Raw && len(b.Records) > 0:
+					lost[i] += c.hi - c.lo
+				case k.Raw:
+				case c.flat:
+					lost[i] += len(c.events)
+				default:
+					lost[i] += c.hi - c.lo // never flattened: its records
+				}
 			}
 		}
 	}
@@ -409,112 +429,10 @@ func (p *Pipeline) flattener(source string) *flatten.Flattener {
 	return f
 }
 
-func (p *Pipeline) progressOf(b *sysflow.Batch) (*progress, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st, ok := p.progress[b]
-	if !ok {
-		st = &progress{done: make([]bool, len(p.sinks))}
-		p.progress[b] = st
-	}
-	return st, ok
-}
-
 func (p *Pipeline) forget(b *sysflow.Batch) {
 	p.mu.Lock()
 	delete(p.progress, b)
 	p.mu.Unlock()
-}
-
-// handle runs one batch message through the tree.
-func (p *Pipeline) handle(msg *message.Message) error {
-	b := sysflow.BatchOf(msg)
-	if b == nil {
-		return fmt.Errorf("message %s carries no batch", msg.UUID)
-	}
-	st, seen := p.progressOf(b)
-	if !seen {
-		start := time.Now()
-		p.metrics.recordsIn.Add(float64(len(b.Records) + len(b.Events)))
-		p.recordsRead.Add(int64(len(b.Records) + len(b.Events)))
-		events := b.Events
-		if len(b.Records) > 0 {
-			f := p.flattener(b.Source)
-			events = f.Flatten(b.Records, events[:len(events):len(events)])
-			p.metrics.observeFlattener(f)
-		}
-		st.events = events
-		p.eventsMade.Add(int64(len(events)))
-		st.id = msg.UUID
-		if st.id == "" {
-			st.id = watermill.NewUUID()
-		}
-		p.metrics.stageSeconds.WithLabelValues("flatten").Observe(time.Since(start).Seconds())
-		p.metrics.batchSize.Observe(float64(len(events)))
-	}
-	if err := p.runStage(msg.Context(), p.root, st.events, st, b); err != nil {
-		return err
-	}
-	p.forget(b)
-	return nil
-}
-
-func (p *Pipeline) runStage(ctx context.Context, s *Stage, events []*sysflow.Event, st *progress, in *sysflow.Batch) error {
-	if s.Transform != nil {
-		start := time.Now()
-		// A transform may reorder or compact the slice it is given (the
-		// policy stage drops events in place); it gets its own, so the
-		// batch's events stay whole for a retry, the dead-letter sink and
-		// the stage's siblings.
-		var err error
-		events, err = s.Transform.Process(ctx, slices.Clone(events))
-		if err != nil {
-			p.log.Error("transform failed; retrying", "stage", s.Name, "error", err)
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		p.metrics.stageSeconds.WithLabelValues(s.Name).Observe(time.Since(start).Seconds())
-	}
-	var errs []error
-	for _, k := range s.Sinks {
-		i := p.sinkIndex[k]
-		if st.done[i] {
-			continue
-		}
-		out := &sysflow.Batch{Source: in.Source, Events: events}
-		n := len(events)
-		if k.Raw {
-			out = &sysflow.Batch{Source: in.Source, Records: in.Records}
-			n = len(in.Records)
-		}
-		if n > 0 {
-			start := time.Now()
-			msg := sysflow.WithBatch(message.NewMessage(st.id+"/"+k.Name, nil), out)
-			if err := k.Pub.Publish(k.Name, msg); err != nil {
-				p.metrics.sinkErrors.WithLabelValues(k.Name).Inc()
-				p.failed[i].Add(1)
-				p.sinkFailed(i, n, err)
-				errs = append(errs, fmt.Errorf("sink %s: %w", k.Name, err))
-				continue
-			}
-			p.sinkWrote(i)
-			p.metrics.sinkSeconds.WithLabelValues(k.Name).Observe(time.Since(start).Seconds())
-			p.metrics.recordsOut.WithLabelValues(k.Name).Add(float64(n))
-			p.written[i].Add(int64(n))
-		}
-		st.done[i] = true
-	}
-	// Children of a fan-out each get their own copies: a policy stage sets
-	// matches on the events it is given.
-	for i, c := range s.Children {
-		sub := events
-		if c.Transform != nil && len(s.Children) > 1 && i > 0 {
-			sub = cloneEvents(events)
-		}
-		if err := p.runStage(ctx, c, sub, st, in); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func cloneEvents(events []*sysflow.Event) []*sysflow.Event {
@@ -538,16 +456,21 @@ func (d deadLetterPublisher) Publish(topic string, msgs ...*message.Message) err
 		if b == nil {
 			continue
 		}
-		st, _ := d.p.progressOf(b)
+		st := d.p.progressOf(b, nil)
 		reason := m.Metadata.Get(middleware.ReasonForPoisonedKey)
-		out := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: b.Source, Events: st.events})
+		events, unflattened := st.events(b)
+		if unflattened > 0 {
+			d.p.log.Error("records lost: the dead-letter sink gets flat events and these were never flattened",
+				"records", unflattened, "source", b.Source, "reason", reason)
+		}
+		out := sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Source: b.Source, Events: events})
 		out.Metadata.Set("reason", reason)
 		out.Metadata.Set("source", b.Source)
 		if err := d.p.settings.DeadLetter.Publish(topic, out); err != nil {
 			return err
 		}
-		d.p.metrics.deadLettered.Add(float64(len(st.events)))
-		d.p.log.Error("records sent to the dead-letter sink", "records", len(st.events), "source", b.Source, "reason", reason)
+		d.p.metrics.deadLettered.Add(float64(len(events)))
+		d.p.log.Error("records sent to the dead-letter sink", "records", len(events), "source", b.Source, "reason", reason)
 		d.p.forget(b)
 	}
 	return nil

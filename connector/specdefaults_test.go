@@ -113,6 +113,7 @@ func componentDefaults() map[string]any {
 		"settings retry.initial":     settings.RetryInitial,
 		"settings shutdown.timeout":  settings.ShutdownTimeout,
 		"settings retry.failfast":    settings.FailFast,
+		"settings chunk.records":     settings.ChunkRecords,
 
 		"exporter es.index":             es.Index,
 		"exporter es.tls.insecure":      es.TLS.InsecureSkipVerify,
