@@ -59,27 +59,44 @@ var extras = map[string]step{
 	},
 }
 
-func compileWriter(schemaText string) ([]step, error) {
+// compileWriter compiles the writer of a schema; cache makes the proc and
+// pproc sections go through a sectionCache (the steps alone write the same
+// bytes: TestSectionCacheMatchesSteps).
+func compileWriter(schemaText string, cache bool) ([]step, error) {
 	var top avscRecord
 	if err := json.Unmarshal([]byte(schemaText), &top); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	return compileFields(top.Fields, "sf")
+	c := compiler{cache: cache}
+	return c.fields(top.Fields, "sf")
 }
 
-func compileFields(fields []avscField, prefix string) ([]step, error) {
+type compiler struct{ cache bool }
+
+func (c compiler) fields(fields []avscField, prefix string) ([]step, error) {
+	steps, _, err := c.namedFields(fields, prefix)
+	return steps, err
+}
+
+// namedFields also returns, for each step, the name of the field it writes
+// (a nested record's steps all carry its name).
+func (c compiler) namedFields(fields []avscField, prefix string) ([]step, []string, error) {
 	var steps []step
+	var names []string
 	for _, f := range fields {
-		s, err := compileField(f, prefix)
+		s, err := c.field(f, prefix)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		steps = append(steps, s...)
+		for range s {
+			names = append(names, f.Name)
+		}
 	}
-	return steps, nil
+	return steps, names, nil
 }
 
-func compileField(f avscField, prefix string) ([]step, error) {
+func (c compiler) field(f avscField, prefix string) ([]step, error) {
 	name := prefix + "." + f.Name
 	var prim string
 	if err := json.Unmarshal(f.Type, &prim); err == nil {
@@ -95,19 +112,24 @@ func compileField(f avscField, prefix string) ([]step, error) {
 		if !ok {
 			return nil, fmt.Errorf("field %s: no presence rule for this nullable section", name)
 		}
-		inner, err := compileFields(rec.Fields, name)
+		inner, names, err := c.namedFields(rec.Fields, name)
 		if err != nil {
 			return nil, err
+		}
+		if sc := newSectionCache(f.Name, names, inner); c.cache && prefix == "sf" && sc != nil {
+			return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
+				if !present(e) {
+					return append(dst, 0)
+				}
+				return sc.appendSection(append(dst, 2), e, scratch)
+			}}, nil
 		}
 		return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
 			if !present(e) {
 				return append(dst, 0) // union branch 0: null
 			}
 			dst = append(dst, 2) // union branch 1, zig-zag encoded
-			for _, s := range inner {
-				dst = s(dst, e, scratch)
-			}
-			return dst
+			return runSection(dst, inner, e, scratch)
 		}}, nil
 	}
 	var complex struct {
@@ -121,7 +143,7 @@ func compileField(f avscField, prefix string) ([]step, error) {
 	case "record":
 		var rec avscRecord
 		_ = json.Unmarshal(f.Type, &rec)
-		return compileFields(rec.Fields, name)
+		return c.fields(rec.Fields, name)
 	case "array":
 		if string(complex.Items) == `"string"` {
 			return leaf(name, "array<string>", f.Name, prefix)
@@ -207,8 +229,8 @@ func appendCmdline(dst []byte, p *sysflow.Process, alwaysSpace bool) []byte {
 }
 
 var (
-	eventWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(eventAVSC) })
-	alertWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(alertAVSC) })
+	eventWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(eventAVSC, true) })
+	alertWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(alertAVSC, true) })
 )
 
 var scratchPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s }}
