@@ -1,6 +1,8 @@
 package avro
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -170,7 +172,7 @@ func leaf(name, avroType, short, prefix string) ([]step, error) {
 	if want != avroType {
 		return nil, fmt.Errorf("field %s: the registry types it %s, the schema %s", name, fd.Kind, avroType)
 	}
-	if s, ok := cmdlineSteps[name]; ok {
+	if s, ok := directSteps[name]; ok {
 		return []step{s}, nil
 	}
 	switch fd.Kind {
@@ -192,12 +194,12 @@ func leaf(name, avroType, short, prefix string) ([]step, error) {
 	}
 }
 
-// cmdlineSteps write the command-line fields without building their
+// directSteps write the command-line fields without building their
 // strings: the registry's getters concatenate exe and arguments, an
 // allocation per process and ancestor of every event (the top allocation
 // of Avro encoding on the real traces). They write the same bytes as the
 // generic steps (TestCmdlineStepsMatchRegistry).
-var cmdlineSteps = map[string]step{
+var directSteps = map[string]step{
 	"sf.proc.cmdline": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
 		return appendCmdline(dst, e.Proc, true)
 	},
@@ -213,6 +215,57 @@ var cmdlineSteps = map[string]step{
 		}
 		return append(dst, 0)
 	},
+	// The same for the fields whose getters build a string from other
+	// values (hex file OIDs, the pod's JSON texts).
+	"sf.file.oid": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if !e.HasFile() {
+			return appendLong(dst, 0)
+		}
+		return appendHex(dst, e.FileOID[:])
+	},
+	"sf.file.newoid": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.NewFileOID == nil {
+			return appendLong(dst, 0)
+		}
+		return appendHex(dst, e.NewFileOID[:])
+	},
+	"sf.pod.hostip": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodIPsJSON(b, e.Pod.HostIP) })
+	},
+	"sf.pod.internalip": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodIPsJSON(b, e.Pod.InternalIP) })
+	},
+	"sf.pod.services": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodServicesJSON(b, e.Pod.Services) })
+	},
+}
+
+// appendHex writes b in lower-case hex as an Avro string.
+func appendHex(dst, b []byte) []byte {
+	return hex.AppendEncode(appendLong(dst, int64(2*len(b))), b)
+}
+
+// appendBuilt writes the text build appends as an Avro string: the text
+// goes after dst, then moves up to make room for its length.
+func appendBuilt(dst []byte, build func([]byte) []byte) []byte {
+	start := len(dst)
+	dst = build(dst)
+	n := len(dst) - start
+	var lb [binary.MaxVarintLen64]byte
+	k := len(appendLong(lb[:0], int64(n)))
+	dst = append(dst, lb[:k]...)
+	copy(dst[start+k:], dst[start:start+n])
+	copy(dst[start:], appendLong(lb[:0], int64(n)))
+	return dst
 }
 
 // appendCmdline writes sysflow's command line of p as an Avro string.
