@@ -522,7 +522,7 @@ func busSpecs() []KeySpec {
 		{Kind: KindExporter, Key: "kafka.compression", Default: "none", Doc: "none, gzip, snappy, lz4 or zstd"},
 		{Kind: KindExporter, Key: "kafka.batch.size", Default: "1000", Doc: "messages per produce request"},
 		{Kind: KindExporter, Key: "kafka.batch.bytes", Default: "1048576", Doc: "bytes per produce request"},
-		{Kind: KindExporter, Key: "kafka.batch.timeout", Default: "1ms", Doc: "longest wait to fill a produce request (a write waits for its acks, so a short wait is faster)"},
+		{Kind: KindExporter, Key: "kafka.batch.timeout", Default: "10us", Doc: "longest wait to fill a produce request (a write waits for its acks, so a short wait is faster)"},
 		{Kind: KindExporter, Key: "kafka.create.topics", Default: "false", Doc: "create missing topics"},
 		{Kind: KindExporter, Key: "kafka.partitions", Default: "6", Doc: "partitions of topics it creates"},
 		{Kind: KindExporter, Key: "kafka.replication_factor", Default: "1", Doc: "replication factor of topics it creates"},

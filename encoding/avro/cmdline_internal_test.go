@@ -12,10 +12,10 @@ import (
 	"github.com/sfconnector/sfconnector/transforms/flatten"
 )
 
-// The command-line steps write, for every event of every real trace, the
+// The direct steps (command lines, hex OIDs, pod JSON) write, for every event of every real trace, the
 // bytes the generic step writes from the field registry's getter.
 func TestCmdlineStepsMatchRegistry(t *testing.T) {
-	total, withAncestors := 0, 0
+	total, withAncestors, withPod, withNewFile := 0, 0, 0, 0
 	for _, path := range shared.Traces(t) {
 		r, c, err := sysflow.OpenFile(path)
 		if err != nil {
@@ -39,7 +39,13 @@ func TestCmdlineStepsMatchRegistry(t *testing.T) {
 			if len(e.Ancestry) > 0 {
 				withAncestors++
 			}
-			for name, fast := range cmdlineSteps {
+			if e.Pod != nil && (len(e.Pod.Services) > 0 || len(e.Pod.HostIP) > 0) {
+				withPod++
+			}
+			if e.NewFileOID != nil {
+				withNewFile++
+			}
+			for name, fast := range directSteps {
 				fd, ok := sysflow.LookupField(name)
 				if !ok {
 					t.Fatalf("%s: not in the registry", name)
@@ -58,8 +64,8 @@ func TestCmdlineStepsMatchRegistry(t *testing.T) {
 			total++
 		}
 	}
-	if total < 1000 || withAncestors == 0 {
-		t.Fatalf("%d events, %d with ancestors: too few to check", total, withAncestors)
+	if total < 1000 || withAncestors == 0 || withPod == 0 || withNewFile == 0 {
+		t.Fatalf("%d events, %d with ancestors, %d with pod IPs or services, %d with a second file: too few to check", total, withAncestors, withPod, withNewFile)
 	}
-	t.Logf("%d events (%d with ancestors)", total, withAncestors)
+	t.Logf("%d events (%d with ancestors, %d with pod IPs or services, %d with a second file)", total, withAncestors, withPod, withNewFile)
 }

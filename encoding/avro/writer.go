@@ -1,6 +1,8 @@
 package avro
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -59,27 +61,44 @@ var extras = map[string]step{
 	},
 }
 
-func compileWriter(schemaText string) ([]step, error) {
+// compileWriter compiles the writer of a schema; cache makes the proc and
+// pproc sections go through a sectionCache (the steps alone write the same
+// bytes: TestSectionCacheMatchesSteps).
+func compileWriter(schemaText string, cache bool) ([]step, error) {
 	var top avscRecord
 	if err := json.Unmarshal([]byte(schemaText), &top); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	return compileFields(top.Fields, "sf")
+	c := compiler{cache: cache}
+	return c.fields(top.Fields, "sf")
 }
 
-func compileFields(fields []avscField, prefix string) ([]step, error) {
+type compiler struct{ cache bool }
+
+func (c compiler) fields(fields []avscField, prefix string) ([]step, error) {
+	steps, _, err := c.namedFields(fields, prefix)
+	return steps, err
+}
+
+// namedFields also returns, for each step, the name of the field it writes
+// (a nested record's steps all carry its name).
+func (c compiler) namedFields(fields []avscField, prefix string) ([]step, []string, error) {
 	var steps []step
+	var names []string
 	for _, f := range fields {
-		s, err := compileField(f, prefix)
+		s, err := c.field(f, prefix)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		steps = append(steps, s...)
+		for range s {
+			names = append(names, f.Name)
+		}
 	}
-	return steps, nil
+	return steps, names, nil
 }
 
-func compileField(f avscField, prefix string) ([]step, error) {
+func (c compiler) field(f avscField, prefix string) ([]step, error) {
 	name := prefix + "." + f.Name
 	var prim string
 	if err := json.Unmarshal(f.Type, &prim); err == nil {
@@ -95,19 +114,24 @@ func compileField(f avscField, prefix string) ([]step, error) {
 		if !ok {
 			return nil, fmt.Errorf("field %s: no presence rule for this nullable section", name)
 		}
-		inner, err := compileFields(rec.Fields, name)
+		inner, names, err := c.namedFields(rec.Fields, name)
 		if err != nil {
 			return nil, err
+		}
+		if sc := newSectionCache(f.Name, names, inner); c.cache && prefix == "sf" && sc != nil {
+			return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
+				if !present(e) {
+					return append(dst, 0)
+				}
+				return sc.appendSection(append(dst, 2), e, scratch)
+			}}, nil
 		}
 		return []step{func(dst []byte, e *sysflow.Event, scratch *[]string) []byte {
 			if !present(e) {
 				return append(dst, 0) // union branch 0: null
 			}
 			dst = append(dst, 2) // union branch 1, zig-zag encoded
-			for _, s := range inner {
-				dst = s(dst, e, scratch)
-			}
-			return dst
+			return runSection(dst, inner, e, scratch)
 		}}, nil
 	}
 	var complex struct {
@@ -121,7 +145,7 @@ func compileField(f avscField, prefix string) ([]step, error) {
 	case "record":
 		var rec avscRecord
 		_ = json.Unmarshal(f.Type, &rec)
-		return compileFields(rec.Fields, name)
+		return c.fields(rec.Fields, name)
 	case "array":
 		if string(complex.Items) == `"string"` {
 			return leaf(name, "array<string>", f.Name, prefix)
@@ -148,7 +172,7 @@ func leaf(name, avroType, short, prefix string) ([]step, error) {
 	if want != avroType {
 		return nil, fmt.Errorf("field %s: the registry types it %s, the schema %s", name, fd.Kind, avroType)
 	}
-	if s, ok := cmdlineSteps[name]; ok {
+	if s, ok := directSteps[name]; ok {
 		return []step{s}, nil
 	}
 	switch fd.Kind {
@@ -170,12 +194,12 @@ func leaf(name, avroType, short, prefix string) ([]step, error) {
 	}
 }
 
-// cmdlineSteps write the command-line fields without building their
+// directSteps write the command-line fields without building their
 // strings: the registry's getters concatenate exe and arguments, an
 // allocation per process and ancestor of every event (the top allocation
 // of Avro encoding on the real traces). They write the same bytes as the
 // generic steps (TestCmdlineStepsMatchRegistry).
-var cmdlineSteps = map[string]step{
+var directSteps = map[string]step{
 	"sf.proc.cmdline": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
 		return appendCmdline(dst, e.Proc, true)
 	},
@@ -191,6 +215,57 @@ var cmdlineSteps = map[string]step{
 		}
 		return append(dst, 0)
 	},
+	// The same for the fields whose getters build a string from other
+	// values (hex file OIDs, the pod's JSON texts).
+	"sf.file.oid": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if !e.HasFile() {
+			return appendLong(dst, 0)
+		}
+		return appendHex(dst, e.FileOID[:])
+	},
+	"sf.file.newoid": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.NewFileOID == nil {
+			return appendLong(dst, 0)
+		}
+		return appendHex(dst, e.NewFileOID[:])
+	},
+	"sf.pod.hostip": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodIPsJSON(b, e.Pod.HostIP) })
+	},
+	"sf.pod.internalip": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodIPsJSON(b, e.Pod.InternalIP) })
+	},
+	"sf.pod.services": func(dst []byte, e *sysflow.Event, _ *[]string) []byte {
+		if e.Pod == nil {
+			return appendLong(dst, 0)
+		}
+		return appendBuilt(dst, func(b []byte) []byte { return sysflow.AppendPodServicesJSON(b, e.Pod.Services) })
+	},
+}
+
+// appendHex writes b in lower-case hex as an Avro string.
+func appendHex(dst, b []byte) []byte {
+	return hex.AppendEncode(appendLong(dst, int64(2*len(b))), b)
+}
+
+// appendBuilt writes the text build appends as an Avro string: the text
+// goes after dst, then moves up to make room for its length.
+func appendBuilt(dst []byte, build func([]byte) []byte) []byte {
+	start := len(dst)
+	dst = build(dst)
+	n := len(dst) - start
+	var lb [binary.MaxVarintLen64]byte
+	k := len(appendLong(lb[:0], int64(n)))
+	dst = append(dst, lb[:k]...)
+	copy(dst[start+k:], dst[start:start+n])
+	copy(dst[start:], appendLong(lb[:0], int64(n)))
+	return dst
 }
 
 // appendCmdline writes sysflow's command line of p as an Avro string.
@@ -207,8 +282,8 @@ func appendCmdline(dst []byte, p *sysflow.Process, alwaysSpace bool) []byte {
 }
 
 var (
-	eventWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(eventAVSC) })
-	alertWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(alertAVSC) })
+	eventWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(eventAVSC, true) })
+	alertWriter = sync.OnceValues(func() ([]step, error) { return compileWriter(alertAVSC, true) })
 )
 
 var scratchPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s }}

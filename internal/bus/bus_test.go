@@ -151,3 +151,44 @@ func TestBuilderBatchEncoder(t *testing.T) {
 		t.Fatalf("messages %q, want %q", got, want)
 	}
 }
+
+// BuildInto writes into the buffer it is given when that is large enough,
+// and the messages of every call read as Build's.
+func TestBuildIntoReusesTheArena(t *testing.T) {
+	b := bus.NewBuilder(bus.MustTemplate("d.{node}"), bus.MustTemplate("{node}"), bus.KafkaTopicSafe, textEnc{})
+	batch := func(names ...string) *message.Message {
+		var evs []*sysflow.Event
+		for _, n := range names {
+			evs = append(evs, &sysflow.Event{Header: &sysflow.Header{Exporter: n}})
+		}
+		return sysflow.WithBatch(message.NewMessage(watermill.NewUUID(), nil), &sysflow.Batch{Events: evs})
+	}
+	arena := make([]byte, 0, 4096)
+	var out []bus.Message
+	var err error
+	for round, names := range [][]string{{"first", "second"}, {"x", "yy", "zzz"}, {strings.Repeat("n", 5000)}} {
+		given := arena
+		out, arena, err = b.BuildInto([]*message.Message{batch(names...)}, out[:0], arena)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(names) {
+			t.Fatalf("round %d: %d messages, want %d", round, len(out), len(names))
+		}
+		for i, n := range names {
+			if out[i].Dest != "d."+n || string(out[i].Key) != n || string(out[i].Value) != n {
+				t.Errorf("round %d, message %d: %q %q %q", round, i, out[i].Dest, out[i].Key, out[i].Value)
+			}
+		}
+		reused := &out[0].Key[0] == &given[:1][0]
+		if &out[0].Key[0] != &arena[:1][0] {
+			t.Errorf("round %d: the returned arena is not the one the messages are in", round)
+		}
+		if big := round == 2; reused == big {
+			t.Errorf("round %d: arena reused %v, want %v (capacity %d)", round, reused, !big, cap(arena))
+		}
+		if round == 2 && cap(arena) < 10000 {
+			t.Errorf("the returned arena (capacity %d) does not hold the last batch", cap(arena))
+		}
+	}
+}

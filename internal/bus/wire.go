@@ -100,6 +100,16 @@ func (b *Builder) encoderFor(dest string) (encoding.Encoder, error) {
 // Build appends the wire messages of msgs to out. All values share one
 // buffer, so a batch costs a few allocations, not one per event.
 func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, error) {
+	out, _, err := b.BuildInto(msgs, out, nil)
+	return out, err
+}
+
+// BuildInto is Build writing the keys and values into arena's memory
+// (from arena[:0]) when it is large enough for the batch, and returns the
+// buffer they are in for the caller to pass to the next call once nothing
+// refers to the previous messages: a sink that reuses it saves allocating
+// and zeroing a buffer of the batch's size on every call.
+func (b *Builder) BuildInto(msgs []*message.Message, out []Message, arena []byte) ([]Message, []byte, error) {
 	n := 0
 	for _, msg := range msgs {
 		if b := sysflow.BatchOf(msg); b != nil {
@@ -110,16 +120,19 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 	}
 	// One buffer sized from the last batches' average: growing it by
 	// doubling would copy a large batch several times.
-	arena := make([]byte, 0, n*int(max(b.avg.Load(), 64))*9/8)
+	if need := n * int(max(b.avg.Load(), 64)) * 9 / 8; cap(arena) < need {
+		arena = make([]byte, 0, need)
+	}
+	arena = arena[:0]
 	start := len(out)
-	var spans []span
+	spans := make([]span, 0, n)
 	var destBuf []byte
 	lastDest := ""
 	for _, msg := range msgs {
 		batch := sysflow.BatchOf(msg)
 		if batch == nil {
 			if len(msg.Payload) == 0 {
-				return out, fmt.Errorf("message %s: %w", msg.UUID, ErrNoBatch)
+				return out, arena, fmt.Errorf("message %s: %w", msg.UUID, ErrNoBatch)
 			}
 			dest := b.dest.Expand(nil, b.safe)
 			s := span{kStart: len(arena)}
@@ -135,7 +148,7 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			var err error
 			arena, spans, out, err = b.buildGrouped(be, batch.Events, arena, spans, out)
 			if err != nil {
-				return out, err
+				return out, arena, err
 			}
 			continue
 		}
@@ -147,7 +160,7 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 				}
 				enc, err := b.encoderFor(lastDest)
 				if err != nil {
-					return out, err
+					return out, arena, err
 				}
 				s := span{kStart: len(arena)}
 				if b.key != nil {
@@ -156,7 +169,7 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 				s.kEnd, s.vStart = len(arena), len(arena)
 				arena, err = enc.AppendEvent(arena, ev)
 				if err != nil {
-					return out, fmt.Errorf("encode event (ts %d) for %q: %w", ev.TS, lastDest, err)
+					return out, arena, fmt.Errorf("encode event (ts %d) for %q: %w", ev.TS, lastDest, err)
 				}
 				s.vEnd = len(arena)
 				spans = append(spans, s)
@@ -184,11 +197,11 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			}
 			enc, err := b.encoderFor(lastDest)
 			if err != nil {
-				return out, err
+				return out, arena, err
 			}
 			re, ok := enc.(RecordEncoder)
 			if !ok {
-				return out, fmt.Errorf("batch of raw records from %q: the configured encoding (%T) cannot encode raw SysFlow records; use the avro encoding with the record schema", batch.Source, enc)
+				return out, arena, fmt.Errorf("batch of raw records from %q: the configured encoding (%T) cannot encode raw SysFlow records; use the avro encoding with the record schema", batch.Source, enc)
 			}
 			s := span{kStart: len(arena)}
 			if b.key != nil {
@@ -197,7 +210,7 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 			s.kEnd, s.vStart = len(arena), len(arena)
 			arena, err = re.AppendRecord(arena, r)
 			if err != nil {
-				return out, fmt.Errorf("encode %s record from %q: %w", r.Kind, batch.Source, err)
+				return out, arena, fmt.Errorf("encode %s record from %q: %w", r.Kind, batch.Source, err)
 			}
 			s.vEnd = len(arena)
 			spans = append(spans, s)
@@ -216,7 +229,7 @@ func (b *Builder) Build(msgs []*message.Message, out []Message) ([]Message, erro
 		}
 		m.Value = arena[s.vStart:s.vEnd:s.vEnd]
 	}
-	return out, nil
+	return out, arena, nil
 }
 
 type span struct{ kStart, kEnd, vStart, vEnd int }

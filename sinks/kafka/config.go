@@ -52,10 +52,13 @@ type Config struct {
 	// max.message.bytes.
 	BatchBytes int64
 	// BatchTimeout is how long a partial batch waits for more messages
-	// before it is sent (kafka.batch.timeout); default 1ms: Publish waits
+	// before it is sent (kafka.batch.timeout); default 10us: Publish waits
 	// for its acks, so every partition's partial batch would otherwise idle
-	// out the whole wait (5ms gave 78k records/s, 1ms 122k). Concurrent
-	// Publish calls share batches.
+	// out the whole wait (5ms gave 78k records/s, 1ms 122k, 100us 170k,
+	// 10us 200k with zstd). kafka-go adds a call's messages to the batches
+	// under the partition's lock, which the timer needs too, so a call's
+	// messages for one partition still go in one request; concurrent
+	// Publish calls share a batch only when they overlap.
 	BatchTimeout time.Duration
 	// WriteTimeout bounds one Publish call, retries included
 	// (not a configuration key); default 30s. On expiry Publish fails and the
@@ -110,7 +113,7 @@ func (c *Config) setDefaults() {
 		c.BatchBytes = 1 << 20
 	}
 	if c.BatchTimeout <= 0 {
-		c.BatchTimeout = time.Millisecond
+		c.BatchTimeout = 10 * time.Microsecond
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second

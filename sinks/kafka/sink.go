@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type Sink struct {
 
 	ctx    context.Context // cancelled by Close: aborts writes in progress
 	cancel context.CancelFunc
+
+	bufs sync.Pool // *publishBuf
 
 	mu      sync.RWMutex // held for reading by Publish, for writing by Close
 	closed  bool
@@ -85,6 +88,7 @@ func New(cfg Config) (*Sink, error) {
 		admin:   &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: transport, Timeout: cfg.WriteTimeout},
 		builder: bus.NewBuilder(topic, key, bus.KafkaTopicSafe, cfg.Encoder),
 	}
+	s.bufs.New = func() any { return new(publishBuf) }
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -99,28 +103,48 @@ func (s *Sink) Publish(_ string, msgs ...*message.Message) error {
 	if s.closed {
 		return ErrClosed
 	}
-	wire, err := s.builder.Build(msgs, nil)
+	buf := s.bufs.Get().(*publishBuf)
+	wire, arena, err := s.builder.BuildInto(msgs, buf.wire[:0], buf.arena)
+	buf.wire, buf.arena = wire, arena
 	if err != nil {
+		s.bufs.Put(buf)
 		return fmt.Errorf("kafka sink: %w", err)
 	}
 	if len(wire) == 0 {
+		s.bufs.Put(buf)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WriteTimeout)
 	defer cancel()
-	kms := make([]kafkago.Message, len(wire))
+	kms := slices.Grow(buf.kms[:0], len(wire))[:len(wire)]
+	buf.kms = kms
 	for i := range wire {
 		kms[i] = kafkago.Message{Topic: wire[i].Dest, Key: wire[i].Key, Value: wire[i].Value}
 	}
 	if s.cfg.CreateTopics {
 		if err := s.ensureTopics(ctx, kms); err != nil {
+			s.bufs.Put(buf)
 			return err
 		}
 	}
 	if err := s.w.WriteMessages(ctx, kms...); err != nil {
+		// The writer may still hold the messages (a write cut short by
+		// the context goes on in its goroutines): the buffer is not reused.
 		return fmt.Errorf("kafka sink: write %d messages to %s (brokers %v): %w", len(kms), kms[0].Topic, s.cfg.Brokers, summarize(err))
 	}
+	// Every message was acknowledged: the writer is done with their bytes.
+	s.bufs.Put(buf)
 	return nil
+}
+
+// publishBuf is the memory of one Publish call, reused by the next one
+// once every message of the call was acknowledged: the arena the keys and
+// values are encoded into (megabytes for a large batch, which would
+// otherwise be allocated and zeroed on every call) and the message slices.
+type publishBuf struct {
+	arena []byte
+	wire  []bus.Message
+	kms   []kafkago.Message
 }
 
 // summarize shortens kafka-go's per-message error list to its first error
