@@ -1,9 +1,11 @@
 package sysflow
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -66,22 +68,23 @@ func (d *dec) long() int64 {
 
 func (d *dec) longSlow() int64 {
 	if len(d.b)-d.p >= 10 {
-		// Unrolled: timestamps and OIDs take 5 to 9 bytes.
-		b := d.b[d.p : d.p+10]
-		var u uint64
-		for i := 0; i < 10; i++ {
-			c := b[i]
-			if i == 9 && c > 1 {
-				break
-			}
-			u |= uint64(c&0x7f) << (7 * i)
-			if c < 0x80 {
-				d.p += i + 1
-				return int64(u>>1) ^ -int64(u&1)
-			}
+		// Timestamps and OIDs take 5 to 9 bytes: load 8 at once, find
+		// the last byte by its clear top bit, and gather the 7-bit groups
+		// with shifts instead of a loop.
+		x := binary.LittleEndian.Uint64(d.b[d.p:])
+		if stop := ^x & 0x8080808080808080; stop != 0 {
+			n := uint(bits.TrailingZeros64(stop)>>3) + 1 // bytes used, 1 to 8
+			x &= 1<<(8*n) - 1                            // n = 8: 1<<64 is 0, all ones
+			d.p += int(n)
+			u := gather7(x)
+			return int64(u>>1) ^ -int64(u&1)
 		}
-		d.fail(errVarint)
-		return 0
+		if c := d.b[d.p+8]; c < 0x80 {
+			d.p += 9
+			u := gather7(x) | uint64(c)<<56
+			return int64(u>>1) ^ -int64(u&1)
+		}
+		// ten bytes, or malformed: the loop below decides
 	}
 	var u uint64
 	for shift := uint(0); shift < 70; shift += 7 {
@@ -102,6 +105,12 @@ func (d *dec) longSlow() int64 {
 	}
 	d.fail(errVarint)
 	return 0
+}
+
+// gather7 packs the low 7 bits of each byte of x, least significant first.
+func gather7(x uint64) uint64 {
+	return x&0x7f | (x>>1)&(0x7f<<7) | (x>>2)&(0x7f<<14) | (x>>3)&(0x7f<<21) |
+		(x>>4)&(0x7f<<28) | (x>>5)&(0x7f<<35) | (x>>6)&(0x7f<<42) | (x>>7)&(0x7f<<49)
 }
 
 func (d *dec) int() int32 {

@@ -315,25 +315,38 @@ func makeBranch[T any](w *schemaNode, specs []fieldSpec[T], alloc func(*dec) *T,
 
 // makeEntityBranch is makeBranch for the entities the flattener keeps,
 // which are detached after decoding. Unless the decoder's cache is off, the
-// datum's extent is found first (skipping it by the writer schema), and a
-// datum of the same bytes as one decoded recently gives the value built
-// then. A datum that cannot be skipped is decoded as usual, so that errors
-// are the decoder's.
+// datum's leading fields (those before its first array or map: for a
+// process, all but Env) are skipped by the writer schema, and a datum
+// remembered under the same leading bytes whose whole encoding the input
+// starts with gives the value built then (dedupTable.lookupPrefix). A datum
+// whose head cannot be skipped is decoded as usual, so that errors are the
+// decoder's.
 func makeEntityBranch[T any](w *schemaNode, specs []fieldSpec[T], table func(*dec) *dedupTable[*T],
 	alloc func(*dec) *T, detach func(*dec, *T) *T, size func(*T) int, set func(*Record, *T)) (func(*dec, *Record), error) {
 	steps, err := compileRecord(w, specs, site{typ: w.shortName()})
 	if err != nil {
 		return nil, err
 	}
+	head, budget := w.fields, 256
+	for i := range w.fields {
+		if holdsCollection(w.fields[i].typ, &budget) {
+			head = w.fields[:i]
+			break
+		}
+	}
 	return func(d *dec, r *Record) {
-		start, slot := d.p, -1
+		start, slot, headLen := d.p, -1, 0
 		var tab *dedupTable[*T]
 		if !d.cache.off {
 			tab = table(d)
-			d.skip(w, 0)
+			for i := range head {
+				d.skip(head[i].typ, 1)
+			}
 			if d.err == nil {
-				v, s, ok := tab.lookup(d.b[start:d.p])
+				headLen = d.p - start
+				v, n, s, ok := tab.lookupPrefix(d.b[start:], headLen)
 				if ok {
+					d.p = start + n
 					set(r, v)
 					return
 				}
@@ -347,10 +360,37 @@ func makeEntityBranch[T any](w *schemaNode, specs []fieldSpec[T], table func(*de
 		}
 		v := detach(d, t)
 		if tab != nil && d.err == nil {
-			tab.store(slot, d.b[start:d.p], v, size(v))
+			tab.storePrefix(slot, d.b[start:d.p], headLen, v, size(v))
 		}
 		set(r, v)
 	}, nil
+}
+
+// holdsCollection tells whether a value of type n can hold an array or a
+// map, whose size has no bound worth hashing. It looks at no more than
+// *budget nodes (hostile schemas nest records in records), and says yes
+// when the budget runs out: a shorter head only hashes fewer bytes.
+func holdsCollection(n *schemaNode, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return true
+	}
+	switch n.typ {
+	case tArray, tMap:
+		return true
+	case tUnion:
+		for _, b := range n.branches {
+			if holdsCollection(b, budget) {
+				return true
+			}
+		}
+	case tRecord:
+		for i := range n.fields {
+			if holdsCollection(n.fields[i].typ, budget) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func compileRecord[T any](w *schemaNode, specs []fieldSpec[T], at site) ([]step[T], error) {

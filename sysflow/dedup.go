@@ -16,8 +16,9 @@ import (
 // and the (per-decoder) program, so the value handed out is equal to the one
 // a fresh decode would give; records are immutable, so sharing it is safe.
 //
-// A dedupTable is direct-mapped: a hash of the bytes picks one slot, and a
-// colliding entry replaces the one there. Its memory is bounded by a byte
+// A dedupTable is direct-mapped: a hash of the bytes (or of a head of them,
+// see lookupPrefix) picks one slot, and a colliding entry replaces the one
+// there. Its memory is bounded by a byte
 // budget counting the keys and the values' sizes; an entry that does not
 // fit is not remembered.
 type dedupTable[V any] struct {
@@ -32,6 +33,7 @@ type dedupTable[V any] struct {
 
 type dedupSlot[V any] struct {
 	key  []byte
+	head int // the slot is picked by a hash of key[:head]
 	val  V
 	size int
 	full bool
@@ -44,31 +46,51 @@ func newDedupTable[V any](nslots, budget, maxKey int) dedupTable[V] {
 // lookup returns the value remembered for raw, if any, and the slot raw
 // maps to, for store.
 func (t *dedupTable[V]) lookup(raw []byte) (v V, slot int, ok bool) {
-	if len(raw) > t.maxKey {
-		return v, -1, false
+	v, n, slot, ok := t.lookupPrefix(raw, len(raw))
+	return v, slot, ok && n == len(raw)
+}
+
+// lookupPrefix looks for a remembered datum that data starts with, among
+// those whose first head bytes hash like data[:head] (the caller passes the
+// extent of the datum's leading fields). On a hit it returns the value and
+// the length of the datum's bytes. A key is always the whole encoding of a
+// datum that decoded without error, and a decoder reads its input strictly
+// in order, so data starting with those bytes decodes to the same value and
+// ends at the same place: equal bytes are the whole test, no skip of the
+// datum's tail (a process environment of hundreds of strings) is needed to
+// find its extent first.
+func (t *dedupTable[V]) lookupPrefix(data []byte, head int) (v V, n, slot int, ok bool) {
+	if head > t.maxKey || head > len(data) {
+		return v, 0, -1, false
 	}
 	if t.slots == nil {
 		t.seed = maphash.MakeSeed()
 		t.slots = make([]dedupSlot[V], min(dedupFirstSlots, t.nslots))
 	}
-	slot = int(maphash.Bytes(t.seed, raw) % uint64(len(t.slots)))
+	slot = int(maphash.Bytes(t.seed, data[:head]) % uint64(len(t.slots)))
 	s := &t.slots[slot]
-	if s.full && bytes.Equal(s.key, raw) {
-		return s.val, slot, true
+	if s.full && s.head == head && len(s.key) <= len(data) && bytes.Equal(s.key, data[:len(s.key)]) {
+		return s.val, len(s.key), slot, true
 	}
-	return v, slot, false
+	return v, 0, slot, false
 }
 
 // store remembers v, of about size bytes besides the key, as decoded from
 // raw, in the slot lookup returned.
 func (t *dedupTable[V]) store(slot int, raw []byte, v V, size int) {
-	if slot < 0 {
+	t.storePrefix(slot, raw, len(raw), v, size)
+}
+
+// storePrefix is store for a slot lookupPrefix returned, head the length
+// it was passed.
+func (t *dedupTable[V]) storePrefix(slot int, raw []byte, head int, v V, size int) {
+	if slot < 0 || head > len(raw) || len(raw) > t.maxKey {
 		return
 	}
 	t.stores++
 	if t.stores > len(t.slots) && len(t.slots) < t.nslots {
 		t.grow()
-		slot = int(maphash.Bytes(t.seed, raw) % uint64(len(t.slots)))
+		slot = int(maphash.Bytes(t.seed, raw[:head]) % uint64(len(t.slots)))
 	}
 	s := &t.slots[slot]
 	if s.full {
@@ -82,7 +104,7 @@ func (t *dedupTable[V]) store(slot int, raw []byte, v V, size int) {
 		return
 	}
 	s.key = append(s.key[:0], raw...)
-	s.val, s.size, s.full = v, size, true
+	s.head, s.val, s.size, s.full = head, v, size, true
 	t.used += size
 }
 
@@ -97,7 +119,7 @@ func (t *dedupTable[V]) grow() {
 	t.stores = 0
 	for i := range old {
 		if o := &old[i]; o.full {
-			t.slots[maphash.Bytes(t.seed, o.key)%uint64(len(t.slots))] = *o
+			t.slots[maphash.Bytes(t.seed, o.key[:o.head])%uint64(len(t.slots))] = *o
 		}
 	}
 	t.used = 0

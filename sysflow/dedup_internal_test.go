@@ -133,3 +133,55 @@ func TestDedupTable(t *testing.T) {
 		t.Fatalf("%d bytes held over a budget of 100", small.used)
 	}
 }
+
+// TestDedupTablePrefix checks lookupPrefix: an entry is found when the
+// input starts with its whole key and its head matches the head passed,
+// whatever follows it; a differing byte past the head, input shorter than
+// the key, or another head length is a miss.
+func TestDedupTablePrefix(t *testing.T) {
+	tab := newDedupTable[string](64, 1<<20, 1<<10)
+	key := []byte("HEAD:tail-of-the-datum")
+	_, _, slot, ok := tab.lookupPrefix(key, 5)
+	if ok {
+		t.Fatal("found before it was stored")
+	}
+	tab.storePrefix(slot, key, 5, "v", 0)
+	next := append(append([]byte{}, key...), "next datum"...)
+	v, n, _, ok := tab.lookupPrefix(next, 5)
+	if !ok || v != "v" || n != len(key) {
+		t.Fatalf("lookupPrefix(key+more) = %q, %d, %v; want v, %d, true", v, n, ok, len(key))
+	}
+	changed := append([]byte{}, next...)
+	changed[len(key)-1] ^= 1
+	if _, _, _, ok := tab.lookupPrefix(changed, 5); ok {
+		t.Fatal("a datum differing past the head was found")
+	}
+	if _, _, _, ok := tab.lookupPrefix(key[:len(key)-1], 5); ok {
+		t.Fatal("input shorter than the key was found")
+	}
+	if _, _, _, ok := tab.lookupPrefix(next, 6); ok {
+		t.Fatal("found under another head length")
+	}
+	if _, _, ok := tab.lookup(next); ok {
+		t.Fatal("lookup (whole keys) matched a key that is only a prefix")
+	}
+	// growing rehashes by the head: the entry is still found
+	for i := range 200 {
+		k := []byte(fmt.Sprintf("k%03d:rest", i))
+		_, _, s, _ := tab.lookupPrefix(k, 4)
+		tab.storePrefix(s, k, 4, "x", 0)
+	}
+	found := 0
+	for i := range 200 {
+		k := []byte(fmt.Sprintf("k%03d:rest+", i))
+		if v, n, _, ok := tab.lookupPrefix(k, 4); ok {
+			found++
+			if v != "x" || n != len(k)-1 {
+				t.Fatalf("entry %d after growth: %q, %d", i, v, n)
+			}
+		}
+	}
+	if len(tab.slots) != 64 || found < 30 {
+		t.Fatalf("%d of 200 entries found in %d slots after growth", found, len(tab.slots))
+	}
+}

@@ -76,6 +76,7 @@ type Reader struct {
 	raw      []byte
 	src      bytes.Reader
 	inflater io.ReadCloser
+	inflate  *inflater
 	err      error
 }
 
@@ -348,13 +349,24 @@ func (r *Reader) nextBlock(dst []Record) []Record {
 func (r *Reader) decompress() ([]byte, error) {
 	switch r.codec {
 	case "deflate":
+		if r.inflate == nil {
+			r.inflate = new(inflater)
+		}
+		raw, ok := r.inflate.inflate(r.raw, r.comp, maxBlockBytes)
+		r.raw = raw[:0]
+		if ok {
+			r.raw = raw
+			return raw, nil
+		}
+		// damaged or unusual: the streaming decompressor decodes it, or
+		// says what is wrong with it
 		r.src.Reset(r.comp)
 		if r.inflater == nil {
 			r.inflater = flate.NewReader(&r.src)
 		} else if err := r.inflater.(flate.Resetter).Reset(&r.src, nil); err != nil {
 			return nil, fmt.Errorf("deflate: %w", err)
 		}
-		raw := r.raw[:0]
+		raw = r.raw[:0]
 		for {
 			if len(raw) == cap(raw) {
 				raw = slices.Grow(raw, max(64<<10, cap(raw)))

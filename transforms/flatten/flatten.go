@@ -176,14 +176,15 @@ type Flattener struct {
 	conts map[string]contEntry
 	pods  map[string]podEntry
 
-	procQ  fifo[sysflow.OID]
-	fileQ  fifo[sysflow.FOID]
-	contQ  fifo[string]
-	podQ   fifo[string]
-	exitQ  fifo[sysflow.OID] // seq holds the eviction deadline
-	logged loggedIDs
-	ancBuf []*sysflow.Process // scratch for refresh
-	last   struct {           // resolveProc's last lookup, valid while gen is
+	procQ   fifo[sysflow.OID]
+	fileQ   fifo[sysflow.FOID]
+	contQ   fifo[string]
+	podQ    fifo[string]
+	exitQ   fifo[sysflow.OID] // seq holds the eviction deadline
+	logged  loggedIDs
+	ancBuf  []*sysflow.Process // scratch for refresh
+	trimmed trimmedProcs       // trimmed copies of recent process records
+	last    struct {           // resolveProc's last lookup, valid while gen is
 		oid   sysflow.OID
 		gen   uint64
 		entry *procEntry
@@ -247,7 +248,7 @@ func (f *Flattener) Flatten(recs []sysflow.Record, dst []*sysflow.Event) []*sysf
 			}
 		case sysflow.KindProcess:
 			if r.Process != nil {
-				f.putProcess(trimProcess(r.Process))
+				f.putProcess(f.trimmed.process(r.Process))
 			}
 		case sysflow.KindFile:
 			if r.File != nil {

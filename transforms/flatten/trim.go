@@ -2,6 +2,7 @@ package flatten
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sfconnector/sfconnector/sysflow"
 )
@@ -34,6 +35,44 @@ func trimProcess(p *sysflow.Process) *sysflow.Process {
 	c.Exe, c.ExeArgs = exe, args
 	return &c
 }
+
+// trimmedProcs remembers the trimmed copies of recent process records by
+// the record they were made from. The decoder hands out the same immutable
+// *Process for a process re-sent byte for byte, and rewritten argv can be
+// hundreds of bytes of padding: the copy made the first time serves again
+// (a key is held, so its address cannot be reused by another record).
+type trimmedProcs map[*sysflow.Process]*sysflow.Process
+
+const maxTrimmedProcs = 256
+
+// process is trimProcess through the cache; only records that need a
+// copy are looked up.
+func (m *trimmedProcs) process(p *sysflow.Process) *sysflow.Process {
+	if !padded(p.Exe) && !padded(p.ExeArgs) {
+		return p
+	}
+	if c, ok := (*m)[p]; ok {
+		return c
+	}
+	c := trimProcess(p)
+	if *m == nil || len(*m) >= maxTrimmedProcs {
+		*m = make(trimmedProcs, maxTrimmedProcs)
+	}
+	(*m)[p] = c
+	return c
+}
+
+// padded tells whether strings.TrimSpace would change s, without scanning
+// the white space.
+func padded(s string) bool {
+	if s == "" {
+		return false
+	}
+	first, last := s[0], s[len(s)-1]
+	return first >= utf8.RuneSelf || last >= utf8.RuneSelf || asciiSpace[first] || asciiSpace[last]
+}
+
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 func trimFile(f *sysflow.File) *sysflow.File {
 	path, ok := trimmed(f.Path)

@@ -128,3 +128,43 @@ func TestTrimSpaceUnchangedShared(t *testing.T) {
 		t.Fatalf("events %v: want the records' own entities", evs)
 	}
 }
+
+// TestTrimmedProcsCache checks the cache of trimmed process copies: a
+// padded record seen again gives the copy made the first time, content
+// as trimProcess makes it; other records get their own; records without
+// white space to lose are passed through; and padded never misses a
+// string strings.TrimSpace would change.
+func TestTrimmedProcsCache(t *testing.T) {
+	for _, s := range []string{"", "a", " a", "a ", "\ta\n", "\u00a0a", "a\u2003", "\u0085", "é", "aé", "x\x00", "\v", "a\fb"} {
+		if strings.TrimSpace(s) != s && !padded(s) {
+			t.Errorf("padded(%q) = false, but TrimSpace changes it", s)
+		}
+	}
+	var m trimmedProcs
+	a := &sysflow.Process{OID: sysflow.OID{Hpid: 1}, Exe: "/bin/sh", ExeArgs: "-c true" + strings.Repeat(" ", 300)}
+	b := &sysflow.Process{OID: sysflow.OID{Hpid: 2}, Exe: " /bin/ls", ExeArgs: "-l"}
+	plain := &sysflow.Process{OID: sysflow.OID{Hpid: 3}, Exe: "/bin/cat", ExeArgs: "x"}
+	ca := m.process(a)
+	if ca == a || ca.ExeArgs != "-c true" || ca.Exe != "/bin/sh" || a.ExeArgs == ca.ExeArgs {
+		t.Fatalf("trimmed copy %+v of %+v", ca, a)
+	}
+	if again := m.process(a); again != ca {
+		t.Fatal("the same record gave a new copy")
+	}
+	cb := m.process(b)
+	if cb == ca || cb.Exe != "/bin/ls" || cb.OID.Hpid != 2 {
+		t.Fatalf("second record: %+v", cb)
+	}
+	if m.process(plain) != plain {
+		t.Fatal("a record without white space was copied")
+	}
+	for i := range 2 * maxTrimmedProcs {
+		p := &sysflow.Process{OID: sysflow.OID{Hpid: int64(10 + i)}, Exe: "x "}
+		if c := m.process(p); c.Exe != "x" || c.OID != p.OID {
+			t.Fatalf("record %d: %+v", i, c)
+		}
+	}
+	if len(m) > maxTrimmedProcs {
+		t.Fatalf("%d cached copies over the bound %d", len(m), maxTrimmedProcs)
+	}
+}
