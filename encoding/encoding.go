@@ -8,3 +8,12 @@ import "github.com/sfconnector/sfconnector/sysflow"
 type Encoder interface {
 	AppendEvent(dst []byte, ev *sysflow.Event) ([]byte, error)
 }
+
+// ConcurrentEncoder is an Encoder that may be called from several
+// goroutines at once: a sink can then encode the two halves of a batch on
+// two cores.
+type ConcurrentEncoder interface {
+	Encoder
+	// ConcurrentSafe marks the encoder; it does nothing.
+	ConcurrentSafe()
+}

@@ -34,6 +34,10 @@ type flatField struct {
 	raw     bool // embed the value as JSON (texts we generate ourselves)
 }
 
+// ConcurrentSafe marks the Encoder as safe for concurrent use
+// (encoding.ConcurrentEncoder).
+func (*Encoder) ConcurrentSafe() {}
+
 // New returns an Encoder.
 func New(opts Options) *Encoder {
 	e := &Encoder{opts: opts}

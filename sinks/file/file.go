@@ -16,6 +16,7 @@ import (
 
 	"github.com/sfconnector/sfconnector/encoding"
 	"github.com/sfconnector/sfconnector/sinks/internal/lines"
+	"github.com/sfconnector/sfconnector/sysflow"
 )
 
 // Config of the file sink.
@@ -70,6 +71,7 @@ type Sink struct {
 	size    int64
 	buf     []byte
 	spare   []byte // publishOverlapped's second buffer
+	par     []byte // publishOverlapped's buffer for a batch's second half
 	n       int64
 }
 
@@ -204,10 +206,38 @@ func (s *Sink) publishOverlapped(msgs []*message.Message) error {
 		spare = b
 		return next[:0], nil
 	}
-	buf, n, err := lines.AppendChunked(s.buf[:0], s.enc, msgs, chunkBytes, flush)
+	var (
+		buf  []byte
+		n    int
+		err  error
+		tail []byte // the second half's lines, when encoded in parallel
+	)
+	if head, rest, source, ok := s.halves(msgs); ok {
+		// the second half is encoded on another core while this
+		// goroutine encodes (and hands over) the first
+		var encoded sync.WaitGroup
+		var tailN int
+		var tailErr error
+		encoded.Add(1)
+		go func() {
+			defer encoded.Done()
+			tail, tailN, tailErr = lines.AppendEventsChunked(s.par[:0], s.enc, rest, source, 0, nil)
+		}()
+		buf, n, err = lines.AppendEventsChunked(s.buf[:0], s.enc, head, source, chunkBytes, flush)
+		encoded.Wait()
+		s.par = tail
+		if err == nil {
+			err, n = tailErr, n+tailN
+		}
+	} else {
+		buf, n, err = lines.AppendChunked(s.buf[:0], s.enc, msgs, chunkBytes, flush)
+	}
 	wg.Wait()
 	if err == nil && werr == nil && len(buf) > 0 {
 		write(buf)
+	}
+	if err == nil && werr == nil && len(tail) > 0 {
+		write(tail)
 	}
 	s.buf, s.spare = buf, spare
 	if err != nil || werr != nil {
@@ -220,6 +250,24 @@ func (s *Sink) publishOverlapped(msgs []*message.Message) error {
 	s.size += written
 	s.n += int64(n)
 	return nil
+}
+
+// parallelEvents is the smallest batch whose halves publishOverlapped
+// encodes on two goroutines.
+const parallelEvents = 512
+
+// halves splits a one-message batch of at least parallelEvents events in
+// two, when the encoder may be called concurrently.
+func (s *Sink) halves(msgs []*message.Message) (head, rest []*sysflow.Event, source string, ok bool) {
+	if _, concurrent := s.enc.(encoding.ConcurrentEncoder); !concurrent || len(msgs) != 1 {
+		return nil, nil, "", false
+	}
+	b := sysflow.BatchOf(msgs[0])
+	if b == nil || len(b.Events) < parallelEvents {
+		return nil, nil, "", false
+	}
+	mid := len(b.Events) / 2
+	return b.Events[:mid], b.Events[mid:], b.Source, true
 }
 
 // rotate renames path.(k-1) to path.k down to path -> path.1, dropping the

@@ -46,17 +46,29 @@ func AppendChunked(dst []byte, enc encoding.Encoder, msgs []*message.Message, li
 		if b == nil {
 			return dst, n, fmt.Errorf("message %s carries no batch", m.UUID)
 		}
-		for _, ev := range b.Events {
-			dst, err = enc.AppendEvent(dst, ev)
-			if err != nil {
-				return dst, n, fmt.Errorf("encoding a %s record from %s: %w", ev.Kind, b.Source, err)
-			}
-			dst = append(dst, '\n')
-			n++
-			if len(dst) >= limit {
-				if dst, err = flush(dst); err != nil {
-					return dst, n, err
-				}
+		var k int
+		dst, k, err = AppendEventsChunked(dst, enc, b.Events, b.Source, limit, flush)
+		n += k
+		if err != nil {
+			return dst, n, err
+		}
+	}
+	return dst, n, nil
+}
+
+// AppendEventsChunked is AppendChunked for events of one batch from source.
+func AppendEventsChunked(dst []byte, enc encoding.Encoder, events []*sysflow.Event, source string, limit int,
+	flush func([]byte) ([]byte, error)) (out []byte, n int, err error) {
+	for _, ev := range events {
+		dst, err = enc.AppendEvent(dst, ev)
+		if err != nil {
+			return dst, n, fmt.Errorf("encoding a %s record from %s: %w", ev.Kind, source, err)
+		}
+		dst = append(dst, '\n')
+		n++
+		if flush != nil && len(dst) >= limit {
+			if dst, err = flush(dst); err != nil {
+				return dst, n, err
 			}
 		}
 	}
