@@ -438,3 +438,39 @@ func TestChunksOverlapTheSinks(t *testing.T) {
 		t.Errorf("the sink got %d events of %d", sink.events, sum.Events)
 	}
 }
+
+// panicky panics on its n-th write, once, and records the rest.
+type panicky struct {
+	*flakySink
+	n     int
+	calls atomic.Int64
+}
+
+func (p *panicky) Publish(topic string, msgs ...*message.Message) error {
+	if p.calls.Add(1) == int64(p.n) {
+		panic("sink bug")
+	}
+	return p.flakySink.Publish(topic, msgs...)
+}
+
+// TestChunkedSinkPanicRetried: a sink panicking while it writes a middle
+// chunk (on the writing goroutine, outside the router's recoverer) fails
+// that attempt like an error does; the retry writes every record once.
+func TestChunkedSinkPanicRetried(t *testing.T) {
+	in, traces, _ := deliveryInput(t)
+	sink := &panicky{flakySink: newFlakySink(func(int) bool { return false }), n: 4}
+	src, err := filesrc.New(filesrc.Config{Paths: []string{in}, BatchSize: 4096, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := connector.NewMetrics(nil)
+	root := &connector.Stage{Name: "flatten", Sinks: []*connector.Sink{{Name: "out", Pub: sink}}}
+	p := connector.New(src, root, flatten.Config{Logger: quietLog()},
+		connector.Settings{RetryMax: 3, RetryInitial: time.Millisecond, Logger: quietLog(), Metrics: metrics, ChunkRecords: 3})
+	runToEnd(t, p)
+	lines, _, _ := sink.result()
+	compareOutput(t, traces, lines)
+	if got := counter(t, metrics.Registry, "sfconnector_retries_total"); got != 1 {
+		t.Errorf("%v retries, want 1 (one panic)", got)
+	}
+}
